@@ -1,0 +1,41 @@
+"""Async AWS STS temporary credentials: AssumeRole and GetSessionToken, with MFA.
+
+One refresh at a time however many tasks wait, an awaitable MFA token
+provider called on every refresh, the AWS cross-SDK refresh rules, and
+credentials that aiobotocore clients sign with. Runs on asyncio and trio.
+"""
+
+from ._aiobotocore import AiobotocoreCredentials, aiobotocore_credentials, install
+from ._cache import CredentialsCache, CredentialSource
+from ._credentials import Credentials
+from ._errors import (
+    ConfigurationError,
+    CredentialsError,
+    CredentialsExpiredError,
+    RefreshError,
+    TokenProviderError,
+)
+from ._policy import RefreshPolicy
+from ._sts import AssumeRoleProvider, SessionTokenProvider
+from ._tokens import TokenProvider, stdin_token_provider
+
+__all__ = [
+    "AiobotocoreCredentials",
+    "AssumeRoleProvider",
+    "ConfigurationError",
+    "CredentialSource",
+    "Credentials",
+    "CredentialsCache",
+    "CredentialsError",
+    "CredentialsExpiredError",
+    "RefreshError",
+    "RefreshPolicy",
+    "SessionTokenProvider",
+    "TokenProvider",
+    "TokenProviderError",
+    "aiobotocore_credentials",
+    "install",
+    "stdin_token_provider",
+]
+
+__version__ = "0.1.0"

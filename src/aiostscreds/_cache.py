@@ -1,0 +1,397 @@
+"""The single-flight engine: one refresh at a time, one outcome for every waiter."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Coroutine
+from types import TracebackType
+from typing import Any, Protocol, runtime_checkable
+
+import anyio
+import anyio.lowlevel
+import attrs
+
+from ._credentials import Credentials
+from ._errors import (
+    CredentialsError,
+    CredentialsExpiredError,
+    RefreshError,
+    fresh_copy,
+    is_recoverable,
+)
+from ._policy import RefreshPolicy, advisory_seconds, backoff_seconds, error_cache_seconds
+
+__all__ = ["CredentialSource", "CredentialsCache"]
+
+log = logging.getLogger("aiostscreds")
+
+_NEVER = -math.inf
+
+
+@runtime_checkable
+class CredentialSource(Protocol):
+    """Anything that can fetch a new set of credentials."""
+
+    async def retrieve(self) -> Credentials:
+        """Fetch new credentials; raise :class:`RefreshError` on failure."""
+        ...
+
+
+@attrs.define(eq=False)
+class _Flight:
+    """One refresh in progress and, once ``done`` is set, its outcome."""
+
+    loop: object
+    done: anyio.Event
+    scope: anyio.CancelScope | None = None
+    close_requested: bool = False
+    credentials: Credentials | None = None
+    error: BaseException | None = None
+
+    def cancel(self) -> None:
+        self.close_requested = True
+        if self.scope is not None:
+            self.scope.cancel()
+
+
+# Strong references to refresh tasks on asyncio, which otherwise keeps only weak ones.
+_asyncio_tasks: set[asyncio.Task[None]] = set()
+
+
+def _spawn_detached(loop: object, fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    # The refresh must outlive whichever caller started it: cancelling that caller
+    # may neither abort nor restart it. anyio has no detached tasks, so use the
+    # backend's own: a plain asyncio task, or a trio system task.
+    if isinstance(loop, asyncio.AbstractEventLoop):
+        task = loop.create_task(fn())
+        _asyncio_tasks.add(task)
+        task.add_done_callback(_asyncio_tasks.discard)
+    else:
+        import trio
+
+        trio.lowlevel.spawn_system_task(fn)
+
+
+def _current_loop() -> object:
+    return anyio.lowlevel.current_token().native_token
+
+
+def _as_refresh_error(error: Exception) -> CredentialsError:
+    if isinstance(error, CredentialsError):
+        return error
+    # A source outside this library failed. Network trouble is worth retrying;
+    # anything else is most likely a bug, which retrying would only hammer.
+    recoverable = isinstance(error, (OSError, TimeoutError))
+    wrapped = RefreshError(
+        f"credential source raised {type(error).__name__}", recoverable=recoverable
+    )
+    wrapped.__cause__ = error
+    return wrapped
+
+
+class CredentialsCache:
+    """Holds credentials from a source and refreshes them, one refresh at a time.
+
+    However many tasks call :meth:`get` while a refresh is due, the source is
+    asked once and every waiter gets that one outcome, value or error. The
+    refresh runs in a task of its own: cancelling a waiter, even the one that
+    started it, returns control to that waiter at once and leaves the refresh
+    running for the others. When the credentials are fresh, :meth:`get` takes
+    no lock and awaits nothing.
+
+    Args:
+        source: Any object with ``async retrieve() -> Credentials``.
+        refresh: When to refresh and how to behave on failure.
+        clock: Returns epoch seconds. Every decision about windows, backoff and
+            the error cache reads it; tests inject a fake one.
+
+    It is also an async context manager that calls :meth:`aclose` on exit.
+    """
+
+    def __init__(
+        self,
+        source: CredentialSource,
+        *,
+        refresh: RefreshPolicy = RefreshPolicy(),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not callable(getattr(source, "retrieve", None)):
+            raise TypeError("source must have an async retrieve() method")
+        if not isinstance(refresh, RefreshPolicy):
+            raise TypeError("refresh must be a RefreshPolicy")
+        self._source = source
+        self._policy = refresh
+        self._clock = clock
+        self._rng = random.Random()
+        self._credentials: Credentials | None = None
+        # Epoch seconds: start of the advisory window, start of the expiry window.
+        self._refresh_at = _NEVER
+        self._expire_at = _NEVER
+        self._advisory_window: float | None = None
+        self._backoff_until = _NEVER
+        self._failures = 0
+        self._last_error: CredentialsError | None = None
+        self._cached_error: CredentialsError | None = None
+        self._error_until = _NEVER
+        self._rejected_key: str | None = None
+        self._flight: _Flight | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        source = type(self._source).__name__
+        return f"<CredentialsCache source={source} credentials={self._credentials!r}>"
+
+    @property
+    def policy(self) -> RefreshPolicy:
+        """The refresh policy in force."""
+        return self._policy
+
+    @property
+    def credentials(self) -> Credentials | None:
+        """The credentials held now, whatever their age; None before the first fetch."""
+        return self._credentials
+
+    @property
+    def advisory_window(self) -> float | None:
+        """The advisory window in seconds chosen at the last refresh, or None."""
+        return self._advisory_window
+
+    async def get(self) -> Credentials:
+        """Return usable credentials, refreshing them first if they are due.
+
+        Raises:
+            RefreshError: The refresh failed and there is nothing to fall back on,
+                or the failure is not recoverable.
+            CredentialsExpiredError: The credentials expired and could not be
+                refreshed (unless ``serve_expired`` is set).
+            TokenProviderError: The MFA token provider failed.
+            CredentialsError: The cache was closed.
+        """
+        credentials = self._credentials
+        if credentials is not None and self._clock() < self._refresh_at:
+            return credentials
+        return await self._get_slow()
+
+    async def _get_slow(self) -> Credentials:
+        if self._closed:
+            raise CredentialsError("the credentials cache is closed")
+        now = self._clock()
+        if self._cached_error is not None and now < self._error_until:
+            raise fresh_copy(self._cached_error)
+        flight = self._joinable_flight()
+        credentials = self._credentials
+        if credentials is not None and now < self._expire_at:
+            # Advisory window: only the first caller waits for the refresh.
+            if flight is not None or now < self._backoff_until:
+                return credentials
+        elif flight is None and now < self._backoff_until:
+            return self._during_backoff(now)
+        if flight is None:
+            flight = self._start_flight()
+        await flight.done.wait()
+        return self._outcome(flight)
+
+    def _during_backoff(self, now: float) -> Credentials:
+        credentials = self._credentials
+        assert credentials is not None  # no credentials never sets a backoff
+        if now < credentials.expires_at or self._policy.serve_expired:
+            return credentials
+        raise self._expired_error()
+
+    def _expired_error(self) -> CredentialsExpiredError:
+        credentials = self._credentials
+        assert credentials is not None
+        error = CredentialsExpiredError(
+            f"credentials {credentials.access_key_id} expired at "
+            f"{credentials.expiration.isoformat()} and could not be refreshed"
+        )
+        error.__cause__ = self._last_error
+        return error
+
+    def _outcome(self, flight: _Flight) -> Credentials:
+        if flight.credentials is not None:
+            return flight.credentials
+        error = flight.error
+        assert error is not None
+        credentials = self._credentials
+        if credentials is not None and is_recoverable(error):
+            if self._clock() < credentials.expires_at or self._policy.serve_expired:
+                return credentials
+            raise self._expired_error()
+        raise fresh_copy(error)
+
+    def invalidate(self, access_key_id: str) -> None:
+        """Mark the credentials with ``access_key_id`` as rejected.
+
+        If they are the ones held, the next :meth:`get` takes the mandatory
+        refresh path, still subject to any backoff in force. A key id that is no
+        longer held (another refresh already replaced it) changes nothing.
+        """
+        credentials = self._credentials
+        if credentials is not None and credentials.access_key_id == access_key_id:
+            self._rejected_key = access_key_id
+            self._refresh_at = self._expire_at = _NEVER
+
+    @property
+    def rejected_key(self) -> str | None:
+        """The access key id last passed to a matching :meth:`invalidate`, if any."""
+        return self._rejected_key
+
+    async def force_refresh(self) -> Credentials:
+        """Refresh now, ignoring backoff and the error cache.
+
+        Joins a refresh already in flight instead of starting a second one.
+        Raises that refresh's error if it fails.
+        """
+        if self._closed:
+            raise CredentialsError("the credentials cache is closed")
+        flight = self._joinable_flight() or self._start_flight()
+        await flight.done.wait()
+        if flight.credentials is not None:
+            return flight.credentials
+        assert flight.error is not None
+        raise fresh_copy(flight.error)
+
+    def is_expired(self) -> bool:
+        """True when there are no credentials, or the expiry window has begun."""
+        return self._credentials is None or self._clock() >= self._expire_at
+
+    async def aclose(self) -> None:
+        """Close the cache: cancel a refresh in flight and fail its waiters.
+
+        Waiters get a :class:`CredentialsError`; later calls to :meth:`get`
+        raise one too.
+        """
+        self._closed = True
+        self._refresh_at = _NEVER
+        flight = self._flight
+        if flight is None:
+            return
+        flight.cancel()
+        if flight.loop is _current_loop():
+            await flight.done.wait()
+
+    async def __aenter__(self) -> CredentialsCache:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def _joinable_flight(self) -> _Flight | None:
+        flight = self._flight
+        if flight is not None and flight.loop is not _current_loop():
+            # Left behind by an event loop that is gone (say, an earlier asyncio.run()).
+            self._flight = flight = None
+        return flight
+
+    def _start_flight(self) -> _Flight:
+        loop = _current_loop()
+        flight = _Flight(loop=loop, done=anyio.Event())
+        self._flight = flight
+
+        async def run() -> None:
+            await self._run_flight(flight)
+
+        _spawn_detached(loop, run)
+        return flight
+
+    async def _run_flight(self, flight: _Flight) -> None:
+        try:
+            with anyio.CancelScope() as scope:
+                flight.scope = scope
+                if flight.close_requested:
+                    scope.cancel()
+                try:
+                    credentials = await self._source.retrieve()
+                except Exception as error:
+                    self._record_failure(flight, _as_refresh_error(error))
+                else:
+                    self._record_success(flight, credentials)
+            if scope.cancelled_caught:
+                flight.error = CredentialsError(
+                    "the credentials cache was closed while a refresh was in flight"
+                )
+        except anyio.get_cancelled_exc_class():
+            # Cancelled from outside, as when the event loop shuts down. Not a
+            # refresh failure, so no backoff. Nobody awaits this task: end it quietly.
+            flight.error = CredentialsError("the refresh was cancelled")
+        finally:
+            if flight.credentials is None and flight.error is None:
+                flight.error = CredentialsError("the refresh was interrupted")
+            if self._flight is flight:
+                self._flight = None
+            flight.done.set()
+
+    def _record_success(self, flight: _Flight, credentials: object) -> None:
+        now = self._clock()
+        if not isinstance(credentials, Credentials):
+            error = RefreshError(
+                f"credential source returned {type(credentials).__name__}, not Credentials",
+                recoverable=False,
+            )
+            self._record_failure(flight, error)
+            return
+        if credentials.expires_at <= now:
+            error = RefreshError(
+                f"credential source returned credentials that expired at "
+                f"{credentials.expiration.isoformat()}",
+                recoverable=True,
+            )
+            self._record_failure(flight, error)
+            return
+        expiry = self._policy.expiry_window.total_seconds()
+        advisory = advisory_seconds(self._policy, credentials.expires_at - now)
+        self._advisory_window = advisory
+        self._credentials = credentials
+        self._expire_at = credentials.expires_at - expiry
+        self._refresh_at = credentials.expires_at - advisory
+        self._failures = 0
+        self._backoff_until = _NEVER
+        self._last_error = None
+        self._cached_error = None
+        flight.credentials = credentials
+        log.debug(
+            "credentials refreshed: %s, advisory window %.0f s",
+            credentials.access_key_id,
+            advisory,
+        )
+
+    def _record_failure(self, flight: _Flight, error: CredentialsError) -> None:
+        now = self._clock()
+        flight.error = error
+        if not is_recoverable(error):
+            pause = error_cache_seconds(self._policy, self._rng)
+            self._cached_error = error
+            self._error_until = now + pause
+            log.warning(
+                "credential refresh failed: %s; not recoverable, re-raised for %.1f s",
+                error,
+                pause,
+            )
+            return
+        self._last_error = error
+        self._failures += 1
+        credentials = self._credentials
+        if credentials is None:
+            pause = 0.0  # nothing to serve meanwhile: the next call tries again
+        else:
+            # Rejected credentials count as expired for the backoff rule.
+            expires_at = now if self._expire_at == _NEVER else credentials.expires_at
+            pause = backoff_seconds(
+                self._policy,
+                self._rng,
+                now=now,
+                expires_at=expires_at,
+                failures=self._failures,
+            )
+        self._backoff_until = now + pause
+        log.warning("credential refresh failed: %s; next attempt in %.1f s", error, pause)

@@ -1,0 +1,201 @@
+"""``python -m aiostscreds demo``: an MFA role, 1,000 concurrent S3 calls, a local STS.
+
+Starts moto's server on 127.0.0.1 (STS and S3), assumes a role that needs
+MFA, installs the provider into an ``AioSession``, and runs concurrent S3
+requests while refreshes are forced underneath them. Nothing leaves the
+machine. Needs the ``dev`` extra (moto).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+
+from ._aiobotocore import install
+from ._sts import AssumeRoleProvider
+from ._tokens import TokenProvider, stdin_token_provider
+
+DEMO_ROLE = "arn:aws:iam::123456789012:role/demo-admin"
+DEMO_MFA = "arn:aws:iam::123456789012:mfa/demo-user"
+REGION = "us-east-1"
+
+
+class _CountingTokens:
+    """Wraps the demo's token source to count prompts."""
+
+    def __init__(self, inner: TokenProvider, label: str) -> None:
+        self.inner = inner
+        self.label = label
+        self.prompts = 0
+
+    async def __call__(self, serial_number: str) -> str:
+        self.prompts += 1
+        answer = self.inner(serial_number)
+        code = answer if isinstance(answer, str) else await answer
+        return code
+
+
+def _demo_device() -> TokenProvider:
+    # A stand-in virtual MFA device: a new code per refresh. moto checks no codes.
+    counter = itertools.count(1)
+
+    def next_code(serial_number: str) -> str:
+        return f"{next(counter) % 1_000_000:06d}"
+
+    return next_code
+
+
+def _token_source(mfa_code: str | None) -> tuple[TokenProvider, str]:
+    if mfa_code is not None:
+        # Real STS takes each code once; the local STS does not check.
+        return (lambda serial_number: mfa_code), "the --mfa-code given"
+    if sys.stdin.isatty():
+        return stdin_token_provider, "a prompt on this terminal"
+    return _demo_device(), "a built-in demo MFA device (stdin is not a terminal)"
+
+
+async def run_demo(
+    endpoint: str, *, requests: int, refreshes: int, mfa_code: str | None, concurrency: int
+) -> dict[str, Any]:
+    """Run the demo against ``endpoint`` and return what happened."""
+    from aiobotocore.config import AioConfig
+    from aiobotocore.session import AioSession
+
+    inner, how = _token_source(mfa_code)
+    tokens = _CountingTokens(inner, how)
+    print(f"MFA codes come from {how}.")
+    source = AioSession()
+    config = AioConfig(max_pool_connections=concurrency)
+    sts_calls = 0
+    signing_keys: set[str] = set()
+
+    def count_sts(**kwargs: Any) -> None:
+        nonlocal sts_calls
+        sts_calls += 1
+
+    def record_key(request: Any, **kwargs: Any) -> None:
+        header = request.headers.get("Authorization", b"")
+        header = header.decode() if isinstance(header, bytes) else header
+        if "Credential=" in header:
+            signing_keys.add(header.split("Credential=")[1].split("/")[0])
+
+    async with source.create_client(
+        "sts",
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="AKIADEMOSOURCEUSER01",
+        aws_secret_access_key="demo-source-secret",
+    ) as sts:
+        sts.meta.events.register("before-send.sts.AssumeRole", count_sts)
+        provider = AssumeRoleProvider(
+            sts,
+            DEMO_ROLE,
+            role_session_name="aiostscreds-demo",
+            serial_number=DEMO_MFA,
+            token_provider=tokens,
+        )
+        session = install(AioSession(), provider)
+        async with (
+            session.create_client(
+                "s3", region_name=REGION, endpoint_url=endpoint, config=config
+            ) as s3,
+            session.create_client("sts", region_name=REGION, endpoint_url=endpoint) as me,
+        ):
+            s3.meta.events.register("before-send", record_key)
+            identity = await me.get_caller_identity()
+            print(f"Signed in as {identity['Arn']}")
+            await s3.create_bucket(Bucket="aiostscreds-demo")
+            completed = failed = 0
+            started = time.perf_counter()
+            limit = anyio.Semaphore(concurrency)
+
+            # Force refreshes evenly spread through the run, under the requests in flight.
+            refresh_points = {requests * n // (refreshes + 1) for n in range(1, refreshes + 1)}
+
+            async def one(i: int) -> None:
+                nonlocal completed, failed
+                async with limit:
+                    try:
+                        await s3.put_object(Bucket="aiostscreds-demo", Key=f"object-{i}", Body=b"x")
+                        completed += 1
+                    except Exception:
+                        failed += 1
+                if completed + failed in refresh_points:
+                    await provider.force_refresh()
+
+            async with anyio.create_task_group() as tg:
+                for i in range(requests):
+                    tg.start_soon(one, i)
+            elapsed = time.perf_counter() - started
+            listed = await s3.list_objects_v2(Bucket="aiostscreds-demo", MaxKeys=1000)
+        await provider.aclose()
+    return {
+        "requests": requests,
+        "completed": completed,
+        "failed": failed,
+        "objects_listed": listed.get("KeyCount", 0),
+        "sts_calls": sts_calls,
+        "prompts": tokens.prompts,
+        "forced_refreshes": refreshes,
+        "signing_keys": len(signing_keys),
+        "seconds": elapsed,
+        "identity": identity["Arn"],
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m aiostscreds``."""
+    parser = argparse.ArgumentParser(prog="python -m aiostscreds", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="assume an MFA role against a local STS")
+    demo.add_argument("--requests", type=int, default=1000, help="S3 requests (default 1000)")
+    demo.add_argument("--refreshes", type=int, default=3, help="forced refreshes (default 3)")
+    demo.add_argument("--concurrency", type=int, default=50, help="requests in flight (50)")
+    demo.add_argument("--mfa-code", help="a six-digit MFA code instead of prompting")
+    args = parser.parse_args(argv)
+
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        print("The demo needs moto: pip install -e '.[dev]'", file=sys.stderr)
+        return 2
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        _, port = server.get_host_and_port()
+        endpoint = f"http://127.0.0.1:{port}"
+        print(f"Local STS and S3 (moto) listening on {endpoint}")
+        report = anyio.run(
+            lambda: run_demo(
+                endpoint,
+                requests=args.requests,
+                refreshes=args.refreshes,
+                mfa_code=args.mfa_code,
+                concurrency=args.concurrency,
+            )
+        )
+    finally:
+        server.stop()
+    print(
+        f"\n{report['completed']}/{report['requests']} S3 requests succeeded "
+        f"({report['failed']} failed) in {report['seconds']:.2f} s, "
+        f"{report['objects_listed']} objects listed back.\n"
+        f"STS AssumeRole calls: {report['sts_calls']} "
+        f"(1 initial + {report['forced_refreshes']} forced refreshes)\n"
+        f"MFA prompts: {report['prompts']} (one per refresh)\n"
+        f"Access keys that signed S3 requests: {report['signing_keys']}"
+    )
+    ok = (
+        report["failed"] == 0
+        and report["sts_calls"] == report["forced_refreshes"] + 1
+        and report["prompts"] == report["sts_calls"]
+    )
+    return 0 if ok else 1

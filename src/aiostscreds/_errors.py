@@ -1,0 +1,93 @@
+"""The library's exception types.
+
+Every message is built from safe parts only: parameter names, rules, STS error
+codes, role ARNs. Secrets, session tokens and MFA codes never go into one.
+"""
+
+from __future__ import annotations
+
+import copy
+
+__all__ = [
+    "ConfigurationError",
+    "CredentialsError",
+    "CredentialsExpiredError",
+    "RefreshError",
+    "TokenProviderError",
+]
+
+
+class CredentialsError(Exception):
+    """Base class of every error this library raises."""
+
+
+class ConfigurationError(CredentialsError, ValueError):
+    """Invalid input: a constructor argument, a policy or a shared-config value.
+
+    Raised before any STS call is made. The message names the parameter and the
+    rule it breaks.
+    """
+
+
+class TokenProviderError(CredentialsError):
+    """The MFA token provider failed, timed out, or answered something that is
+    not a six-digit code; or a static ``token_code`` was already used."""
+
+    recoverable = False
+
+
+class RefreshError(CredentialsError):
+    """Fetching credentials from STS (or another source) failed.
+
+    The underlying botocore or network error is chained as ``__cause__``.
+
+    Attributes:
+        recoverable: True for throttling, 5xx, connection errors, timeouts and
+            malformed responses, which are worth retrying after a backoff;
+            False for errors such as ``AccessDenied`` that a retry won't fix.
+        code: The STS error code (``"AccessDenied"``, ``"Throttling"``...), or
+            None when the failure did not come with one.
+    """
+
+    def __init__(self, message: str, *, recoverable: bool, code: str | None = None) -> None:
+        super().__init__(message)
+        self.recoverable = recoverable
+        self.code = code
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_refresh_error, (str(self), self.recoverable, self.code))
+
+
+def _rebuild_refresh_error(message: str, recoverable: bool, code: str | None) -> RefreshError:
+    return RefreshError(message, recoverable=recoverable, code=code)
+
+
+class CredentialsExpiredError(CredentialsError):
+    """The cached credentials have expired and could not be refreshed.
+
+    Raised (chained to the last refresh error) instead of handing out
+    credentials that STS would reject, unless ``RefreshPolicy.serve_expired``
+    is set.
+    """
+
+
+def is_recoverable(error: BaseException) -> bool:
+    """Whether a failed refresh is worth retrying after a backoff."""
+    return bool(getattr(error, "recoverable", False))
+
+
+def fresh_copy(error: BaseException) -> BaseException:
+    """A copy of ``error`` to raise in one more task.
+
+    One outcome is shared by every waiter; raising the very same instance in
+    many tasks would keep growing its traceback, so each waiter raises a copy
+    that carries the same cause.
+    """
+    try:
+        clone = copy.copy(error)
+    except Exception:  # pragma: no cover - exotic exception types
+        return error
+    clone.__cause__ = error.__cause__
+    clone.__suppress_context__ = True
+    clone.__traceback__ = None
+    return clone

@@ -1,0 +1,91 @@
+"""Test isolation, backends, and a real STS endpoint (moto's server) on loopback."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Isolate every test from the user's ~/.aws and environment, before any botocore
+# session exists: no config or credentials files, no metadata service, dummy keys.
+_AWS_HOME = Path(tempfile.mkdtemp(prefix="aiostscreds-tests-"))
+for _name in list(os.environ):
+    if _name.startswith("AWS_"):
+        del os.environ[_name]
+os.environ.update(
+    {
+        "AWS_CONFIG_FILE": str(_AWS_HOME / "missing-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(_AWS_HOME / "missing-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "AKIATESTSOURCE000001",
+        "AWS_SECRET_ACCESS_KEY": "test-source-secret-key",
+    }
+)
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/aiostscreds-test"
+MFA_SERIAL = "arn:aws:iam::123456789012:mfa/tester"
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(("asyncio", {}), id="asyncio"),
+        pytest.param(("trio", {}), id="trio"),
+    ]
+)
+def anyio_backend(request: pytest.FixtureRequest) -> Any:
+    return request.param
+
+
+@pytest.fixture
+def backend_name(anyio_backend: Any) -> str:
+    return str(anyio_backend[0])
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """The URL of a moto server bound to 127.0.0.1 on a free port."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    assert host == "127.0.0.1"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def client_config(backend_name: str) -> Any:
+    """An AioConfig whose HTTP stack suits the running backend (httpx on trio)."""
+    from aiobotocore.config import AioConfig
+
+    if backend_name == "trio":
+        from aiobotocore.httpxsession import HttpxSession
+
+        return AioConfig(http_session_cls=HttpxSession)
+    return AioConfig()
+
+
+@pytest.fixture
+def aio_session() -> Any:
+    from aiobotocore.session import AioSession
+
+    return AioSession()
+
+
+@pytest.fixture
+async def sts_client(
+    aio_session: Any, moto_endpoint: str, client_config: Any
+) -> AsyncIterator[Any]:
+    """A real aiobotocore STS client that signs requests to the moto server."""
+    async with aio_session.create_client(
+        "sts", endpoint_url=moto_endpoint, config=client_config
+    ) as client:
+        yield client
