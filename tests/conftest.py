@@ -24,6 +24,8 @@ os.environ.update(
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "AKIATESTSOURCE000001",
         "AWS_SECRET_ACCESS_KEY": "test-source-secret-key",
+        # moto's request recorder (read when moto is imported) writes here, not in the cwd.
+        "MOTO_RECORDER_FILEPATH": str(_AWS_HOME / "moto-recording.jsonl"),
     }
 )
 
@@ -43,7 +45,8 @@ def anyio_backend(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture
 def backend_name(anyio_backend: Any) -> str:
-    return str(anyio_backend[0])
+    # anyio_backend is a name, or a (name, options) pair.
+    return str(anyio_backend if isinstance(anyio_backend, str) else anyio_backend[0])
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,9 @@ from ._errors import (
     RefreshError,
     TokenProviderError,
 )
+from ._file_cache import FileCache
 from ._policy import RefreshPolicy
+from ._profiles import TokenProviderRequiredError, session_from_profile
 from ._sts import AssumeRoleProvider, SessionTokenProvider
 from ._tokens import TokenProvider, stdin_token_provider
 
@@ -28,13 +30,16 @@ __all__ = [
     "CredentialsCache",
     "CredentialsError",
     "CredentialsExpiredError",
+    "FileCache",
     "RefreshError",
     "RefreshPolicy",
     "SessionTokenProvider",
     "TokenProvider",
     "TokenProviderError",
+    "TokenProviderRequiredError",
     "aiobotocore_credentials",
     "install",
+    "session_from_profile",
     "stdin_token_provider",
 ]
 

@@ -137,7 +137,7 @@ class CredentialsCache:
         self._last_error: CredentialsError | None = None
         self._cached_error: CredentialsError | None = None
         self._error_until = _NEVER
-        self._rejected_key: str | None = None
+        self._rejected_keys: list[str] = []
         self._flight: _Flight | None = None
         self._closed = False
 
@@ -233,13 +233,14 @@ class CredentialsCache:
         """
         credentials = self._credentials
         if credentials is not None and credentials.access_key_id == access_key_id:
-            self._rejected_key = access_key_id
+            # Remembered so a shared disk cache never hands the rejected key back.
+            self._rejected_keys = [*self._rejected_keys[-15:], access_key_id]
             self._refresh_at = self._expire_at = _NEVER
 
     @property
-    def rejected_key(self) -> str | None:
-        """The access key id last passed to a matching :meth:`invalidate`, if any."""
-        return self._rejected_key
+    def rejected_keys(self) -> frozenset[str]:
+        """The access key ids recently passed to a matching :meth:`invalidate`."""
+        return frozenset(self._rejected_keys)
 
     async def force_refresh(self) -> Credentials:
         """Refresh now, ignoring backoff and the error cache.

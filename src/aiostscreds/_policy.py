@@ -20,7 +20,8 @@ _EXPIRED_BACKOFF_CAP = 30.0
 _ADVISORY_BACKOFF_CAP = 300.0
 
 
-def _seconds(value: object, name: str) -> float:
+def to_seconds(value: object, name: str) -> float:
+    """``value`` (a timedelta or a number) as non-negative finite seconds; errors name ``name``."""
     if isinstance(value, dt.timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -38,11 +39,11 @@ def _seconds(value: object, name: str) -> float:
 
 def _range(value: object, name: str) -> tuple[dt.timedelta, dt.timedelta]:
     if isinstance(value, (dt.timedelta, int, float)) and not isinstance(value, bool):
-        seconds = dt.timedelta(seconds=_seconds(value, name))
+        seconds = dt.timedelta(seconds=to_seconds(value, name))
         return (seconds, seconds)
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise ConfigurationError(f"{name} must be a (low, high) pair of timedeltas or seconds")
-    low, high = _seconds(value[0], f"{name}[0]"), _seconds(value[1], f"{name}[1]")
+    low, high = to_seconds(value[0], f"{name}[0]"), to_seconds(value[1], f"{name}[1]")
     if low > high:
         raise ConfigurationError(f"{name} must have low <= high (got {low:g} s > {high:g} s)")
     return (dt.timedelta(seconds=low), dt.timedelta(seconds=high))
@@ -50,11 +51,11 @@ def _range(value: object, name: str) -> tuple[dt.timedelta, dt.timedelta]:
 
 # attrs converters, one per field so that each error names its field.
 def _expiry_window(value: Duration) -> dt.timedelta:
-    return dt.timedelta(seconds=_seconds(value, "expiry_window"))
+    return dt.timedelta(seconds=to_seconds(value, "expiry_window"))
 
 
 def _advisory_window(value: Duration | None) -> dt.timedelta | None:
-    return None if value is None else dt.timedelta(seconds=_seconds(value, "advisory_window"))
+    return None if value is None else dt.timedelta(seconds=to_seconds(value, "advisory_window"))
 
 
 def _backoff(
@@ -68,11 +69,11 @@ def _error_cache(value: tuple[Duration, Duration] | Duration) -> tuple[dt.timede
 
 
 def _load_timeout(value: Duration | None) -> dt.timedelta | None:
-    return None if value is None else dt.timedelta(seconds=_seconds(value, "load_timeout"))
+    return None if value is None else dt.timedelta(seconds=to_seconds(value, "load_timeout"))
 
 
 def _token_timeout(value: Duration | None) -> dt.timedelta | None:
-    return None if value is None else dt.timedelta(seconds=_seconds(value, "token_timeout"))
+    return None if value is None else dt.timedelta(seconds=to_seconds(value, "token_timeout"))
 
 
 @attrs.frozen

@@ -20,6 +20,7 @@ from botocore.utils import parse_timestamp
 from ._cache import CredentialsCache
 from ._credentials import Credentials
 from ._errors import ConfigurationError, CredentialsError, RefreshError
+from ._file_cache import FileCache, cache_key
 from ._policy import RefreshPolicy
 from ._tokens import MFACodes, TokenProvider
 from ._validation import (
@@ -245,12 +246,17 @@ class _STSProvider:
     async def retrieve(self) -> Credentials:
         """Make exactly one STS call (and at most one token-provider call).
 
-        This bypasses the cache; use :meth:`get_credentials` in applications.
+        This bypasses the in-memory cache; use :meth:`get_credentials` in
+        applications.
 
         Raises:
             TokenProviderError: The MFA code could not be had.
             RefreshError: STS or the network failed, or the response was unusable.
         """
+        credentials, _ = await self._fetch()
+        return credentials
+
+    async def _fetch(self) -> tuple[Credentials, Mapping[str, Any]]:
         params = self._request()
         secret_texts: list[str] = []
         if self._mfa is not None:
@@ -278,7 +284,7 @@ class _STSProvider:
             now=self._clock(),
         )
         self._log_success(credentials, time.monotonic() - started)
-        return credentials
+        return credentials, response
 
     async def _call(self, params: dict[str, Any]) -> Mapping[str, Any]:
         async with self._clients() as client:
@@ -290,7 +296,13 @@ class _STSProvider:
 
         See :meth:`CredentialsCache.get` for what it raises.
         """
-        return await self._cache.get()
+        # CredentialsCache.get's hot path, inlined: a second coroutine per call
+        # would double the cost of the fresh-credentials case.
+        cache = self._cache
+        credentials = cache._credentials
+        if credentials is not None and cache._clock() < cache._refresh_at:
+            return credentials
+        return await cache._get_slow()
 
     def invalidate(self, access_key_id: str) -> None:
         """Mark those credentials as rejected; see :meth:`CredentialsCache.invalidate`."""
@@ -360,6 +372,8 @@ class AssumeRoleProvider(_STSProvider):
             on the loop; others run in a worker thread.
         refresh: The refresh policy; its windows must fit ``duration``.
         clock: Returns epoch seconds; for tests.
+        cache: A :class:`FileCache` to share credentials with other processes
+            and the AWS CLI. Default: none.
     """
 
     _operation = "AssumeRole"
@@ -383,8 +397,13 @@ class AssumeRoleProvider(_STSProvider):
         token_provider: TokenProvider | None = None,
         refresh: RefreshPolicy = RefreshPolicy(),
         clock: Callable[[], float] = time.time,
+        cache: FileCache | None = None,
     ) -> None:
         self.role_arn = check_role_arn(role_arn)
+        if cache is not None and not isinstance(cache, FileCache):
+            raise ConfigurationError("cache must be a FileCache or None")
+        self._file_cache = cache
+        explicit_session_name = role_session_name is not None
         if role_session_name is None:
             role_session_name = f"aiostscreds-{secrets.token_hex(8)}"
         self.role_session_name = check_string(
@@ -425,6 +444,54 @@ class AssumeRoleProvider(_STSProvider):
         )
         params["DurationSeconds"] = self._duration
         self._params = params
+        # The AWS CLI's cache key: what the user configured, never a generated
+        # session name or the library's default duration.
+        key_args = dict(self.request)
+        if not explicit_session_name:
+            del key_args["RoleSessionName"]
+        if duration is DEFAULT_DURATION:
+            del key_args["DurationSeconds"]
+        self._cache_key = cache_key(key_args)
+
+    async def retrieve(self) -> Credentials:
+        """Fetch new credentials: one AssumeRole call and at most one token-provider call.
+
+        With a :class:`FileCache`, an entry another process (or the AWS CLI)
+        wrote is used instead when it is newer than the credentials held and
+        outside the expiry window; otherwise the STS call is made under the
+        cache's file lock and its response written back. Bypasses the
+        in-memory cache; use :meth:`get_credentials` in applications.
+
+        Raises:
+            TokenProviderError: The MFA code could not be had.
+            RefreshError: STS or the network failed, or the response was unusable.
+        """
+        file_cache = self._file_cache
+        if file_cache is None:
+            credentials, _ = await self._fetch()
+            return credentials
+        async with file_cache.locked(self._cache_key):
+            stored = await file_cache.load(self._cache_key)
+            if stored is not None and self._reusable(stored):
+                log.info(
+                    "using credentials for %s from %s until %s",
+                    self.role_arn,
+                    file_cache,
+                    stored.expiration.isoformat(),
+                )
+                return stored
+            credentials, response = await self._fetch()
+            await file_cache.store(self._cache_key, response, credentials)
+            return credentials
+
+    def _reusable(self, stored: Credentials) -> bool:
+        expiry = self._cache.policy.expiry_window.total_seconds()
+        if stored.expires_at - expiry <= self._clock():
+            return False
+        held = self._cache.credentials
+        if held is not None and stored.expires_at <= held.expires_at:
+            return False
+        return stored.access_key_id not in self._cache.rejected_keys
 
     @classmethod
     def from_session(

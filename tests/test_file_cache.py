@@ -1,0 +1,376 @@
+"""FileCache: the AWS CLI's cache files, shared safely across processes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import logging
+import multiprocessing
+import os
+import stat
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from botocore.credentials import AssumeRoleCredentialFetcher
+from botocore.utils import JSONFileCache
+
+from aiostscreds import AssumeRoleProvider, FileCache, session_from_profile
+
+from .conftest import MFA_SERIAL, ROLE_ARN
+from .moto_recorder import recording
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class CountingSTS:
+    """A stand-in STS client that counts AssumeRole calls."""
+
+    def __init__(self, lifetime: float = 3600) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.lifetime = lifetime
+
+    async def assume_role(self, **params: Any) -> dict[str, Any]:
+        self.calls.append(params)
+        n = len(self.calls)
+        return {
+            "Credentials": {
+                "AccessKeyId": f"ASIAFRESHFROMSTS{n:04d}",
+                "SecretAccessKey": f"fresh-secret-{n}",
+                "SessionToken": f"fresh-token-{n}",
+                "Expiration": dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=self.lifetime),
+            },
+            "AssumedRoleUser": {
+                "Arn": "arn:aws:sts::123456789012:assumed-role/aiostscreds-test/s",
+                "AssumedRoleId": "AROAEXAMPLE:s",
+            },
+        }
+
+
+async def device(serial_number: str) -> str:
+    return "778899"
+
+
+def botocore_fetcher(directory: Path, extra_args: dict[str, Any]) -> AssumeRoleCredentialFetcher:
+    def no_client(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("botocore must read the entry, not call STS")
+
+    return AssumeRoleCredentialFetcher(
+        client_creator=no_client,
+        source_credentials=None,
+        role_arn=ROLE_ARN,
+        extra_args=extra_args,
+        cache=JSONFileCache(str(directory)),
+    )
+
+
+def entry_path(directory: Path) -> Path:
+    (path,) = directory.glob("*.json")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("options", "extra_args"),
+    [
+        ({}, {}),
+        ({"role_session_name": "named"}, {"RoleSessionName": "named"}),
+        (
+            {"external_id": "ext-1", "duration": dt.timedelta(hours=1)},
+            {"ExternalId": "ext-1", "DurationSeconds": 3600},
+        ),
+        (
+            {"serial_number": MFA_SERIAL, "token_provider": device},
+            {"SerialNumber": MFA_SERIAL},
+        ),
+    ],
+)
+async def test_cache_key_is_the_aws_clis(
+    tmp_path: Path, options: dict[str, Any], extra_args: dict[str, Any]
+) -> None:
+    cache = FileCache(tmp_path)
+    provider = AssumeRoleProvider(CountingSTS(), ROLE_ARN, cache=cache, **options)
+    await provider.get_credentials()
+    expected = botocore_fetcher(tmp_path, extra_args)._cache_key
+    assert entry_path(tmp_path).name == f"{expected}.json"
+
+
+@pytest.mark.parametrize("suffix", ["UTC", "Z", "+00:00"])
+async def test_entry_written_by_the_cli_is_used_without_an_sts_call(
+    tmp_path: Path, suffix: str
+) -> None:
+    expiration = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(minutes=50)
+    key = botocore_fetcher(tmp_path, {"DurationSeconds": 3600})._cache_key
+    JSONFileCache(str(tmp_path))[key] = {
+        "Credentials": {
+            "AccessKeyId": "ASIAWRITTENBYTHECLI1",
+            "SecretAccessKey": "cli-secret",
+            "SessionToken": "cli-token",
+            "Expiration": expiration.strftime("%Y-%m-%dT%H:%M:%S") + suffix,
+        },
+        "AssumedRoleUser": {"Arn": "arn:aws:sts::123456789012:assumed-role/aiostscreds-test/x"},
+    }
+    client = CountingSTS()
+    provider = AssumeRoleProvider(
+        client, ROLE_ARN, duration=dt.timedelta(hours=1), cache=FileCache(tmp_path)
+    )
+    credentials = await provider.get_credentials()
+    assert credentials.access_key_id == "ASIAWRITTENBYTHECLI1"
+    assert credentials.expiration == expiration
+    assert client.calls == []
+
+
+async def test_entry_we_write_has_the_cli_shape_and_botocore_reads_it(tmp_path: Path) -> None:
+    provider = AssumeRoleProvider(
+        CountingSTS(),
+        ROLE_ARN,
+        duration=dt.timedelta(hours=1),
+        serial_number=MFA_SERIAL,
+        token_provider=device,
+        cache=FileCache(tmp_path),
+    )
+    ours = await provider.get_credentials()
+    document = json.loads(entry_path(tmp_path).read_text())
+    assert set(document["Credentials"]) == {
+        "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration", "AccountId"
+    }
+    assert document["Credentials"]["Expiration"].endswith("UTC")
+    assert "AssumedRoleUser" in document
+    assert "778899" not in entry_path(tmp_path).read_text()  # the token code is never written
+    fetched = botocore_fetcher(
+        tmp_path, {"DurationSeconds": 3600, "SerialNumber": MFA_SERIAL}
+    ).fetch_credentials()
+    assert fetched["access_key"] == ours.access_key_id
+    assert fetched["token"] == ours.session_token
+
+
+async def test_files_are_private_and_writes_atomic(tmp_path: Path) -> None:
+    directory = tmp_path / "fresh" / "cache"
+    await AssumeRoleProvider(CountingSTS(), ROLE_ARN, cache=FileCache(directory)).get_credentials()
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    assert stat.S_IMODE(entry_path(directory).stat().st_mode) == 0o600
+    assert not list(directory.glob("*.tmp"))
+
+
+async def test_our_windows_decide_reuse_not_the_clis_15_minutes(tmp_path: Path) -> None:
+    writer = CountingSTS(lifetime=900)
+    await AssumeRoleProvider(writer, ROLE_ARN, cache=FileCache(tmp_path)).get_credentials()
+    reader = CountingSTS(lifetime=900)
+    reused = await AssumeRoleProvider(reader, ROLE_ARN, cache=FileCache(tmp_path)).get_credentials()
+    assert reader.calls == []  # under 15 minutes left, yet outside our 60 s expiry window
+    assert reused.access_key_id == "ASIAFRESHFROMSTS0001"
+
+
+async def test_entry_inside_the_expiry_window_is_not_reused(tmp_path: Path) -> None:
+    writer = CountingSTS(lifetime=50)  # already inside the default 60 s expiry window
+    await AssumeRoleProvider(writer, ROLE_ARN, cache=FileCache(tmp_path)).get_credentials()
+    reader = CountingSTS()
+    await AssumeRoleProvider(reader, ROLE_ARN, cache=FileCache(tmp_path)).get_credentials()
+    assert len(reader.calls) == 1
+
+
+async def test_invalidated_key_on_disk_is_never_picked_up_again(tmp_path: Path) -> None:
+    client = CountingSTS()
+    provider = AssumeRoleProvider(client, ROLE_ARN, cache=FileCache(tmp_path))
+    first = await provider.get_credentials()
+    provider.invalidate(first.access_key_id)
+    second = await provider.get_credentials()
+    assert second.access_key_id != first.access_key_id
+    assert len(client.calls) == 2
+    assert json.loads(entry_path(tmp_path).read_text())["Credentials"]["AccessKeyId"] == (
+        second.access_key_id
+    )
+
+
+async def test_only_entries_newer_than_the_held_credentials_count(tmp_path: Path) -> None:
+    client = CountingSTS()
+    provider = AssumeRoleProvider(client, ROLE_ARN, cache=FileCache(tmp_path))
+    await provider.get_credentials()
+    await provider.force_refresh()  # the entry on disk is what we hold: not newer
+    assert len(client.calls) == 2
+
+
+async def test_another_process_entry_is_taken_when_newer(tmp_path: Path) -> None:
+    ours = CountingSTS()
+    provider = AssumeRoleProvider(ours, ROLE_ARN, cache=FileCache(tmp_path))
+    held = await provider.get_credentials()
+    other = CountingSTS(lifetime=7200)
+    other.calls = [{}] * 5  # its keys get other numbers
+    other_provider = AssumeRoleProvider(other, ROLE_ARN, cache=FileCache(tmp_path))
+    taken = await other_provider.get_credentials()
+    assert taken.access_key_id == held.access_key_id  # it takes ours from disk
+    await other_provider.force_refresh()  # then refreshes past it, writing a newer entry
+    newer = await provider.force_refresh()
+    assert newer.access_key_id != held.access_key_id
+    assert newer.expires_at > held.expires_at
+    assert len(ours.calls) == 1
+
+
+@pytest.mark.parametrize("plant", ["mode-0644", "symlink", "corrupt", "truncated", "foreign", "expired"])
+async def test_untrusted_or_unusable_entries_are_ignored_and_replaced(
+    tmp_path: Path, plant: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache_dir = tmp_path / "cache"
+    await AssumeRoleProvider(CountingSTS(), ROLE_ARN, cache=FileCache(cache_dir)).get_credentials()
+    path = entry_path(cache_dir)
+    good = path.read_text()
+    if plant == "mode-0644":
+        path.chmod(0o644)
+    elif plant == "symlink":
+        target = tmp_path / "elsewhere.json"
+        target.write_text(good)
+        target.chmod(0o600)
+        path.unlink()
+        path.symlink_to(target)
+    elif plant == "corrupt":
+        path.write_text("{not json")
+    elif plant == "truncated":
+        path.write_text(good[: len(good) // 2])
+    elif plant == "foreign":
+        path.write_text(json.dumps({"ProviderType": "sso", "AccessToken": "x"}))
+    elif plant == "expired":
+        document = json.loads(good)
+        document["Credentials"]["Expiration"] = "2001-01-01T00:00:00Z"
+        path.write_text(json.dumps(document))
+    client = CountingSTS()
+    with caplog.at_level(logging.DEBUG, logger="aiostscreds"):
+        credentials = await AssumeRoleProvider(
+            client, ROLE_ARN, cache=FileCache(cache_dir)
+        ).get_credentials()
+    assert len(client.calls) == 1  # not trusted: STS was asked
+    assert not path.is_symlink()
+    assert json.loads(path.read_text())["Credentials"]["AccessKeyId"] == credentials.access_key_id
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+async def test_directory_writable_by_others_is_not_used(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    client = CountingSTS()
+    with caplog.at_level(logging.WARNING, logger="aiostscreds"):
+        await AssumeRoleProvider(client, ROLE_ARN, cache=FileCache(shared)).get_credentials()
+    assert list(shared.iterdir()) == []
+    assert any("writable by group or others" in r.getMessage() for r in caplog.records)
+    assert len(client.calls) == 1
+
+
+async def test_lock_timeout_refreshes_without_the_lock_and_warns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = FileCache(tmp_path, lock_timeout=0.2)
+    client = CountingSTS()
+    provider = AssumeRoleProvider(client, ROLE_ARN, cache=cache)
+    lock_path = tmp_path / f"{provider._cache_key}.lock"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another process is mid-refresh and never finishes
+    try:
+        with caplog.at_level(logging.WARNING, logger="aiostscreds"):
+            await provider.get_credentials()
+    finally:
+        os.close(fd)
+    assert len(client.calls) == 1
+    assert any("refreshing without it" in r.getMessage() for r in caplog.records)
+
+
+async def test_waiting_for_the_lock_is_cancellable(tmp_path: Path) -> None:
+    cache = FileCache(tmp_path, lock_timeout=60)
+    provider = AssumeRoleProvider(CountingSTS(), ROLE_ARN, cache=cache)
+    fd = os.open(tmp_path / f"{provider._cache_key}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        with anyio.move_on_after(0.2) as scope:
+            await provider.retrieve()
+        assert scope.cancelled_caught
+    finally:
+        os.close(fd)
+
+
+def test_lock_timeout_is_validated() -> None:
+    from aiostscreds import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="lock_timeout"):
+        FileCache("/tmp/x", lock_timeout=-1)
+
+
+# Across processes ---------------------------------------------------------------------
+
+CONFIG = f"""
+[profile role]
+role_arn = {ROLE_ARN}
+source_profile = base
+mfa_serial = {MFA_SERIAL}
+region = us-east-1
+"""
+CREDENTIALS = """
+[base]
+aws_access_key_id = AKIAMULTIPROCESS0001
+aws_secret_access_key = multi-process-secret
+"""
+
+
+def _process_main(
+    environment: dict[str, str], cache_dir: str, prompt_log: str, start_at: float, result_queue: Any
+) -> None:
+    """One process: wait for the common start, then sign one request through the profile."""
+    # Importing this module ran conftest's isolation again: point at the test's files.
+    os.environ.update(environment)
+
+    def prompt(serial_number: str) -> str:
+        with open(prompt_log, "a") as log_file:  # one line per MFA prompt, across processes
+            log_file.write(f"{os.getpid()}\n")
+        time.sleep(0.2)  # a human takes a moment: the others pile up on the lock
+        return "135246"
+
+    async def run() -> str:
+        session = session_from_profile("role", token_provider=prompt, cache=FileCache(cache_dir))
+        async with session.create_client("sts") as sts:
+            identity = await sts.get_caller_identity()
+        return str(identity["Arn"])
+
+    time.sleep(max(0.0, start_at - time.time()))
+    result_queue.put(anyio.run(run))
+
+
+def test_eight_processes_make_one_assume_role_call_and_one_prompt(
+    tmp_path: Path, moto_endpoint: str
+) -> None:
+    (tmp_path / "config").write_text(CONFIG)
+    (tmp_path / "credentials").write_text(CREDENTIALS)
+    environment = {
+        "AWS_CONFIG_FILE": str(tmp_path / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
+        "AWS_ENDPOINT_URL_STS": moto_endpoint,
+    }
+    prompt_log = tmp_path / "prompts.log"
+    prompt_log.touch()
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    start_at = time.time() + 3.0  # every process is up before any starts
+    with recording(moto_endpoint) as server:
+        processes = [
+            context.Process(
+                target=_process_main,
+                args=(environment, str(tmp_path / "cache"), str(prompt_log), start_at, results),
+            )
+            for _ in range(8)
+        ]
+        for process in processes:
+            process.start()
+        arns = [results.get(timeout=60) for _ in processes]
+        for process in processes:
+            process.join(timeout=30)
+            assert process.exitcode == 0
+        assume_role_calls = server.assume_role_calls(ROLE_ARN)
+    assert assume_role_calls == 1
+    assert len(prompt_log.read_text().splitlines()) == 1
+    assert len(set(arns)) == 1 and ":assumed-role/aiostscreds-test/" in arns[0]

@@ -1,0 +1,314 @@
+"""session_from_profile: shared-config role chains with MFA, against moto's STS on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aiostscreds import (
+    ConfigurationError,
+    FileCache,
+    RefreshPolicy,
+    TokenProviderRequiredError,
+    session_from_profile,
+)
+from aiostscreds._profiles import _assemble
+
+from .moto_recorder import recording
+
+pytestmark = pytest.mark.anyio
+
+MIDDLE_ROLE = "arn:aws:iam::111111111111:role/middle"
+TOP_ROLE = "arn:aws:iam::222222222222:role/top"
+ALICE_MFA = "arn:aws:iam::111111111111:mfa/alice"
+
+WriteConfig = Callable[..., Path]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # aiobotocore's default HTTP stack; trio is covered below
+
+
+@pytest.fixture
+def shared_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moto_endpoint: str
+) -> WriteConfig:
+    """Write config and credentials files and point botocore at them and at moto."""
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", moto_endpoint)
+
+    def write(config: str, credentials: str = "") -> Path:
+        config_path = tmp_path / "config"
+        credentials_path = tmp_path / "credentials"
+        config_path.write_text(config)
+        credentials_path.write_text(credentials)
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(config_path))
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials_path))
+        return tmp_path
+
+    return write
+
+
+class Tokens:
+    def __init__(self) -> None:
+        self.prompts: list[str] = []
+
+    async def __call__(self, serial_number: str) -> str:
+        self.prompts.append(serial_number)
+        return f"{400000 + len(self.prompts):06d}"
+
+
+CHAIN = f"""
+[profile middle]
+role_arn = {MIDDLE_ROLE}
+source_profile = base
+region = us-east-1
+
+[profile top]
+role_arn = {TOP_ROLE}
+source_profile = middle
+mfa_serial = {ALICE_MFA}
+role_session_name = alice-top
+region = us-east-1
+"""
+BASE_KEYS = """
+[base]
+aws_access_key_id = AKIABASESTATICKEY001
+aws_secret_access_key = base-static-secret
+"""
+
+
+async def test_static_to_role_to_mfa_role_chain_signs_as_the_last_role(
+    shared_config: WriteConfig, moto_endpoint: str
+) -> None:
+    shared_config(CHAIN, BASE_KEYS)
+    tokens = Tokens()
+    session, (middle, top) = _assemble(
+        "top", token_provider=tokens, cache=None, refresh=RefreshPolicy(), region_name=None
+    )
+    with recording(moto_endpoint) as server:
+        async with session.create_client("sts") as sts:
+            identity = await sts.get_caller_identity()
+        assert identity["Arn"] == "arn:aws:sts::222222222222:assumed-role/top/alice-top"
+        requests = [r for r in server.requests() if r.get("Action") == "AssumeRole"]
+    assert [r["RoleArn"] for r in requests] == [MIDDLE_ROLE, TOP_ROLE]
+    middle_request, top_request = requests
+    assert middle_request["_signing_key"] == "AKIABASESTATICKEY001"
+    assert "SerialNumber" not in middle_request
+    assert top_request["SerialNumber"] == ALICE_MFA
+    assert top_request["TokenCode"] == "400001"
+    assert top_request["DurationSeconds"] == "900"
+    assert top_request["_signing_key"] == (await middle.get_credentials()).access_key_id
+    assert tokens.prompts == [ALICE_MFA]
+
+    # Each hop refreshes on its own: the MFA hop prompts once per refresh of itself only.
+    await middle.force_refresh()
+    assert tokens.prompts == [ALICE_MFA]
+    await top.force_refresh()
+    assert tokens.prompts == [ALICE_MFA, ALICE_MFA]
+
+
+async def test_session_from_profile_returns_an_installed_session(
+    shared_config: WriteConfig,
+) -> None:
+    shared_config(CHAIN, BASE_KEYS)
+    session = session_from_profile("top", token_provider=Tokens())
+    async with session.create_client("sts") as sts:
+        identity = await sts.get_caller_identity()
+    assert identity["Arn"].startswith("arn:aws:sts::222222222222:assumed-role/top/")
+
+
+async def test_credential_source_environment_uses_the_environment_keys(
+    shared_config: WriteConfig, moto_endpoint: str
+) -> None:
+    shared_config(f"[profile env-role]\nrole_arn = {MIDDLE_ROLE}\ncredential_source = Environment\n")
+    session = session_from_profile("env-role")
+    with recording(moto_endpoint) as server:
+        async with session.create_client("sts") as sts:
+            identity = await sts.get_caller_identity()
+        (request,) = [r for r in server.requests() if r.get("Action") == "AssumeRole"]
+    assert identity["Arn"].startswith("arn:aws:sts::111111111111:assumed-role/middle/")
+    assert request["_signing_key"] == "AKIATESTSOURCE000001"  # from the environment
+
+
+async def test_source_profile_static_keys_win_over_its_own_role(
+    shared_config: WriteConfig, moto_endpoint: str
+) -> None:
+    shared_config(
+        f"[profile source]\nrole_arn = {TOP_ROLE}\nsource_profile = nowhere\n"
+        "aws_access_key_id = AKIASOURCEOWNKEY0001\naws_secret_access_key = s\n"
+        f"[profile role]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = source\n"
+    )
+    session = session_from_profile("role")
+    with recording(moto_endpoint) as server:
+        async with session.create_client("sts") as sts:
+            await sts.get_caller_identity()
+        requests = [r for r in server.requests() if r.get("Action") == "AssumeRole"]
+    assert [r["RoleArn"] for r in requests] == [MIDDLE_ROLE]
+    assert requests[0]["_signing_key"] == "AKIASOURCEOWNKEY0001"
+
+
+async def test_profile_may_source_its_own_static_keys(shared_config: WriteConfig) -> None:
+    shared_config(
+        f"[profile self]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = self\n"
+        "aws_access_key_id = AKIASELFSOURCEKEY001\naws_secret_access_key = s\n"
+    )
+    session = session_from_profile("self")
+    async with session.create_client("sts") as sts:
+        identity = await sts.get_caller_identity()
+    assert ":assumed-role/middle/" in identity["Arn"]
+
+
+async def test_duration_seconds_and_the_15_minute_default_are_requested(
+    shared_config: WriteConfig, moto_endpoint: str
+) -> None:
+    shared_config(
+        f"[profile long]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = base\n"
+        "duration_seconds = 7200\nexternal_id = ext-1\n",
+        BASE_KEYS,
+    )
+    session = session_from_profile("long")
+    with recording(moto_endpoint) as server:
+        async with session.create_client("sts") as sts:
+            await sts.get_caller_identity()
+        (request,) = [r for r in server.requests() if r.get("Action") == "AssumeRole"]
+    assert request["DurationSeconds"] == "7200"
+    assert request["ExternalId"] == "ext-1"
+
+
+async def test_profile_without_a_role_is_aiobotocores_own_session(
+    shared_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")  # it would win over the profile's region
+    shared_config("[profile plain]\nregion = eu-west-1\n", BASE_KEYS.replace("[base]", "[plain]"))
+    tokens = Tokens()
+    session = session_from_profile("plain", token_provider=tokens)
+    credentials = await session.get_credentials()
+    assert credentials.access_key == "AKIABASESTATICKEY001"
+    assert session.get_config_variable("region") == "eu-west-1"
+    assert tokens.prompts == []
+
+
+async def test_implied_default_profile_absent_gives_the_default_chain(
+    shared_config: WriteConfig,
+) -> None:
+    shared_config(f"[profile other]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = base\n", BASE_KEYS)
+    session = session_from_profile()
+    credentials = await session.get_credentials()
+    assert credentials.access_key == "AKIATESTSOURCE000001"  # the environment's, via the chain
+
+
+async def test_aws_profile_then_aws_default_profile_choose_the_profile(
+    shared_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared_config(CHAIN, BASE_KEYS)
+    monkeypatch.setenv("AWS_DEFAULT_PROFILE", "middle")
+    session = session_from_profile()
+    async with session.create_client("sts") as sts:
+        assert ":assumed-role/middle/" in (await sts.get_caller_identity())["Arn"]
+    monkeypatch.setenv("AWS_PROFILE", "top")
+    with pytest.raises(TokenProviderRequiredError):
+        session_from_profile()  # AWS_PROFILE wins, and top needs MFA
+
+
+def test_explicit_profile_that_is_missing_is_an_error(shared_config: WriteConfig) -> None:
+    shared_config(CHAIN, BASE_KEYS)
+    with pytest.raises(ConfigurationError, match="'nope'"):
+        session_from_profile("nope")
+
+
+def test_region_name_overrides_the_profile_region(shared_config: WriteConfig) -> None:
+    shared_config(CHAIN, BASE_KEYS)
+    session = session_from_profile("middle", region_name="ap-southeast-2")
+    assert session.get_config_variable("region") == "ap-southeast-2"
+
+
+def test_mfa_profile_without_token_provider_names_both_profiles(
+    shared_config: WriteConfig,
+) -> None:
+    shared_config(
+        CHAIN + f"[profile above]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = top\n", BASE_KEYS
+    )
+    with pytest.raises(TokenProviderRequiredError) as caught:
+        session_from_profile("above")
+    message = str(caught.value)
+    assert "'top'" in message and "'above'" in message and "mfa_serial" in message
+    assert isinstance(caught.value, ConfigurationError)
+
+
+BAD_CONFIGS = [
+    ("unknown source", f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = ghost\n",
+     ["'ghost'", "'a'", "source_profile"]),
+    ("loop", f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = b\n"
+     f"[profile b]\nrole_arn = {TOP_ROLE}\nsource_profile = a\n", ["a -> b -> a", "loop"]),
+    ("source without credentials", f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = b\n"
+     "[profile b]\nregion = us-east-1\n", ["'b'", "no credentials"]),
+    ("bad credential_source", f"[profile a]\nrole_arn = {MIDDLE_ROLE}\ncredential_source = Env\n",
+     ["'a'", "credential_source", "Environment"]),
+    ("half key pair", f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = b\n"
+     "[profile b]\naws_access_key_id = AKIAHALF\n", ["'b'", "aws_secret_access_key"]),
+    ("half key pair on the requested profile", "[profile a]\naws_secret_access_key = x\n",
+     ["'a'", "aws_access_key_id"]),
+    ("malformed duration", f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = a\n"
+     "aws_access_key_id = K\naws_secret_access_key = S\nduration_seconds = 1h\n",
+     ["'a'", "duration_seconds", "whole number"]),
+    ("duration too long", f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = a\n"
+     "aws_access_key_id = K\naws_secret_access_key = S\nduration_seconds = 50000\n",
+     ["'a'", "duration_seconds", "43200"]),
+    ("chained duration over an hour", CHAIN.replace("region = us-east-1\n\n[profile top]",
+     "region = us-east-1\n\n[profile top]\nduration_seconds = 7200") ,
+     ["'top'", "duration_seconds", "1 hour"]),
+    ("malformed role_arn", "[profile a]\nrole_arn = arn:aws:iam::1:user/x\nsource_profile = a\n"
+     "aws_access_key_id = K\naws_secret_access_key = S\n", ["'a'", "role_arn"]),
+    ("malformed mfa_serial", f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = a\n"
+     "aws_access_key_id = K\naws_secret_access_key = S\nmfa_serial = bad serial!\n",
+     ["'a'", "mfa_serial"]),
+    ("malformed external_id", f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = a\n"
+     "aws_access_key_id = K\naws_secret_access_key = S\nexternal_id = x\n", ["'a'", "external_id"]),
+    ("malformed role_session_name", f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = a\n"
+     "aws_access_key_id = K\naws_secret_access_key = S\nrole_session_name = has space\n",
+     ["'a'", "role_session_name"]),
+    ("two sources", f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = a\n"
+     "credential_source = Environment\n", ["'a'", "source_profile", "credential_source"]),
+    ("no source", f"[profile a]\nrole_arn = {MIDDLE_ROLE}\n", ["'a'", "source_profile"]),
+]
+
+
+@pytest.mark.parametrize(("case", "config", "expected"), BAD_CONFIGS, ids=[c for c, _, _ in BAD_CONFIGS])
+def test_bad_config_is_refused_naming_profile_and_key(
+    shared_config: WriteConfig, case: str, config: str, expected: list[str]
+) -> None:
+    shared_config(config, BASE_KEYS)
+    with pytest.raises(ConfigurationError) as caught:
+        session_from_profile("top" if "chained" in case else "a", token_provider=Tokens())
+    for fragment in expected:
+        assert fragment in str(caught.value), case
+
+
+def test_refresh_policy_must_fit_each_hop(shared_config: WriteConfig) -> None:
+    shared_config(CHAIN, BASE_KEYS)
+    with pytest.raises(ConfigurationError, match="'middle'"):
+        session_from_profile("middle", refresh=RefreshPolicy(expiry_window=900))
+
+
+def test_cache_must_be_a_file_cache(shared_config: WriteConfig, tmp_path: Path) -> None:
+    shared_config(CHAIN, BASE_KEYS)
+    with pytest.raises(ConfigurationError, match="FileCache"):
+        session_from_profile("middle", cache=str(tmp_path))  # type: ignore[arg-type]
+    assert session_from_profile("middle", cache=FileCache(tmp_path / "c"))
+
+
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_profile_chain_runs_on_trio_with_an_httpx_client_config(
+    shared_config: WriteConfig, client_config: Any
+) -> None:
+    shared_config(CHAIN, BASE_KEYS)
+    session = session_from_profile("top", token_provider=Tokens(), client_config=client_config)
+    async with session.create_client("sts") as sts:
+        identity = await sts.get_caller_identity()
+    assert identity["Arn"] == "arn:aws:sts::222222222222:assumed-role/top/alice-top"
