@@ -11,6 +11,7 @@ from botocore.credentials import ReadOnlyCredentials
 from ._cache import CredentialsCache
 from ._credentials import Credentials
 from ._errors import ConfigurationError
+from ._sts import _STSProvider
 
 __all__ = ["AiobotocoreCredentials", "aiobotocore_credentials", "install"]
 
@@ -32,6 +33,20 @@ def _getter(source: object) -> Callable[[], Awaitable[Credentials]]:
     return get_credentials  # type: ignore[no-any-return]
 
 
+def _cache_behind(source: object) -> CredentialsCache | None:
+    """The cache whose fresh credentials ``source``'s getter returns as they are, if known.
+
+    True of a plain ``CredentialsCache`` and of the library's STS providers;
+    a subclass that overrides the getter, or any other object, gets None.
+    """
+    if isinstance(source, CredentialsCache):
+        return source if type(source).get is CredentialsCache.get else None
+    if isinstance(source, _STSProvider):
+        overridden = type(source).get_credentials is not _STSProvider.get_credentials
+        return None if overridden else source.cache
+    return None
+
+
 class AiobotocoreCredentials:
     """The credentials object aiobotocore clients sign with.
 
@@ -44,6 +59,7 @@ class AiobotocoreCredentials:
 
     def __init__(self, source: CredentialsSource) -> None:
         self._get = _getter(source)
+        self._cache = _cache_behind(source)
         self._source = source
         self._last: Credentials | None = None
         self._frozen: ReadOnlyCredentials | None = None
@@ -53,6 +69,17 @@ class AiobotocoreCredentials:
 
     async def get_frozen_credentials(self) -> ReadOnlyCredentials:
         """The current credentials as botocore's ``ReadOnlyCredentials``."""
+        cache = self._cache
+        if cache is not None:
+            # The cache's freshness check, inlined as the providers do: while the
+            # credentials are fresh and already frozen, no second coroutine.
+            frozen = self._frozen
+            if (
+                frozen is not None
+                and cache._credentials is self._last
+                and cache._clock() < cache._refresh_at
+            ):
+                return frozen
         credentials = await self._get()
         if credentials is not self._last:
             self._frozen = ReadOnlyCredentials(

@@ -17,6 +17,7 @@ import attrs
 
 from ._credentials import Credentials
 from ._errors import (
+    ConfigurationError,
     CredentialsError,
     CredentialsExpiredError,
     RefreshError,
@@ -120,9 +121,11 @@ class CredentialsCache:
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not callable(getattr(source, "retrieve", None)):
-            raise TypeError("source must have an async retrieve() method")
+            raise ConfigurationError("source must have an async retrieve() method")
         if not isinstance(refresh, RefreshPolicy):
-            raise TypeError("refresh must be a RefreshPolicy")
+            raise ConfigurationError("refresh must be a RefreshPolicy")
+        if not callable(clock):
+            raise ConfigurationError("clock must be callable, returning epoch seconds")
         self._source = source
         self._policy = refresh
         self._clock = clock
@@ -138,6 +141,7 @@ class CredentialsCache:
         self._cached_error: CredentialsError | None = None
         self._error_until = _NEVER
         self._rejected_keys: list[str] = []
+        self._expired_message: tuple[Credentials, str] | None = None
         self._flight: _Flight | None = None
         self._closed = False
 
@@ -174,9 +178,8 @@ class CredentialsCache:
         credentials = self._credentials
         if credentials is not None and self._clock() < self._refresh_at:
             return credentials
-        return await self._get_slow()
-
-    async def _get_slow(self) -> Credentials:
+        # The slow path lives in this same coroutine: a storm of waiters then
+        # has one coroutine less each to create and, on failure, to unwind.
         if self._closed:
             raise CredentialsError("the credentials cache is closed")
         now = self._clock()
@@ -193,7 +196,19 @@ class CredentialsCache:
         if flight is None:
             flight = self._start_flight()
         await flight.done.wait()
-        return self._outcome(flight)
+        credentials = flight.credentials
+        if credentials is not None:
+            return credentials
+        # Raised here rather than in a helper: one frame less to unwind in
+        # each of the waiters that a failed refresh may have.
+        outcome = self._failed_outcome(flight)
+        if isinstance(outcome, Credentials):
+            return outcome
+        raise outcome
+
+    # Providers inline get()'s freshness check and then await this; the check
+    # runs once more, which costs one compare on the slow path only.
+    _get_slow = get
 
     def _during_backoff(self, now: float) -> Credentials:
         credentials = self._credentials
@@ -205,24 +220,29 @@ class CredentialsCache:
     def _expired_error(self) -> CredentialsExpiredError:
         credentials = self._credentials
         assert credentials is not None
-        error = CredentialsExpiredError(
-            f"credentials {credentials.access_key_id} expired at "
-            f"{credentials.expiration.isoformat()} and could not be refreshed"
-        )
+        memo = self._expired_message
+        if memo is None or memo[0] is not credentials:
+            # Written once per credentials: a failed refresh raises this error
+            # in every one of its waiters.
+            message = (
+                f"credentials {credentials.access_key_id} expired at "
+                f"{credentials.expiration.isoformat()} and could not be refreshed"
+            )
+            memo = self._expired_message = (credentials, message)
+        error = CredentialsExpiredError(memo[1])
         error.__cause__ = self._last_error
         return error
 
-    def _outcome(self, flight: _Flight) -> Credentials:
-        if flight.credentials is not None:
-            return flight.credentials
+    def _failed_outcome(self, flight: _Flight) -> Credentials | BaseException:
+        """What a waiter on a failed ``flight`` gets: credentials, or an error to raise."""
         error = flight.error
         assert error is not None
         credentials = self._credentials
-        if credentials is not None and is_recoverable(error):
+        if credentials is not None and getattr(error, "recoverable", False):  # is_recoverable()
             if self._clock() < credentials.expires_at or self._policy.serve_expired:
                 return credentials
-            raise self._expired_error()
-        raise fresh_copy(error)
+            return self._expired_error()
+        return fresh_copy(error)
 
     def invalidate(self, access_key_id: str) -> None:
         """Mark the credentials with ``access_key_id`` as rejected.
@@ -315,6 +335,18 @@ class CredentialsCache:
                     credentials = await self._source.retrieve()
                 except Exception as error:
                     self._record_failure(flight, _as_refresh_error(error))
+                except anyio.get_cancelled_exc_class():
+                    raise
+                except BaseException as error:
+                    # Say, another library's cancellation raised by a token provider.
+                    # The waiters get a failure; only a real interrupt goes on up.
+                    wrapped = RefreshError(
+                        f"credential source raised {type(error).__name__}", recoverable=False
+                    )
+                    wrapped.__cause__ = error
+                    self._record_failure(flight, wrapped)
+                    if isinstance(error, (KeyboardInterrupt, SystemExit)):
+                        raise
                 else:
                     self._record_success(flight, credentials)
             if scope.cancelled_caught:

@@ -71,6 +71,12 @@ class CredentialsExpiredError(CredentialsError):
     """
 
 
+# Exception types whose copy is ``type(error)(*error.args)`` plus their ``__dict__``.
+_PLAIN_TYPES = frozenset(
+    {CredentialsError, ConfigurationError, TokenProviderError, CredentialsExpiredError}
+)
+
+
 def is_recoverable(error: BaseException) -> bool:
     """Whether a failed refresh is worth retrying after a backoff."""
     return bool(getattr(error, "recoverable", False))
@@ -83,7 +89,22 @@ def fresh_copy(error: BaseException) -> BaseException:
     many tasks would keep growing its traceback, so each waiter raises a copy
     that carries the same cause.
     """
+    cls = type(error)
     try:
+        # The library's own types are copied directly: it is what copy.copy()
+        # does for them, at a fraction of the cost, which counts when one
+        # failed refresh is raised in thousands of waiters. A new instance has
+        # no traceback, and setting __cause__ sets __suppress_context__ too.
+        if cls in _PLAIN_TYPES:
+            clone: BaseException = cls(*error.args)
+            if error.__dict__:
+                clone.__dict__.update(error.__dict__)
+            clone.__cause__ = error.__cause__
+            return clone
+        if type(error) is RefreshError:
+            refresh_error = _rebuild_refresh_error(str(error), error.recoverable, error.code)
+            refresh_error.__cause__ = error.__cause__
+            return refresh_error
         clone = copy.copy(error)
     except Exception:  # pragma: no cover - exotic exception types
         return error

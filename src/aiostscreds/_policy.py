@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 from typing import Union
 
@@ -20,20 +21,28 @@ _EXPIRED_BACKOFF_CAP = 30.0
 _ADVISORY_BACKOFF_CAP = 300.0
 
 
+_MAX_SECONDS = 1e9  # about 31 years: anything longer is a mistake, and overflows timedelta
+
+
 def to_seconds(value: object, name: str) -> float:
     """``value`` (a timedelta or a number) as non-negative finite seconds; errors name ``name``."""
     if isinstance(value, dt.timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int too large for a float
+            seconds = math.inf
     else:
         raise ConfigurationError(
             f"{name} must be a timedelta or a number of seconds, not {type(value).__name__}"
         )
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+    if not math.isfinite(seconds):
         raise ConfigurationError(f"{name} must be a finite duration")
     if seconds < 0:
         raise ConfigurationError(f"{name} must not be negative (got {seconds:g} s)")
+    if seconds > _MAX_SECONDS:
+        raise ConfigurationError(f"{name} must be at most {_MAX_SECONDS:g} s (got {seconds:g} s)")
     return seconds
 
 

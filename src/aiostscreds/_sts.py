@@ -183,6 +183,8 @@ class _STSProvider:
     ) -> None:
         if not isinstance(refresh, RefreshPolicy):
             raise ConfigurationError("refresh must be a RefreshPolicy")
+        if not callable(clock):
+            raise ConfigurationError("clock must be callable, returning epoch seconds")
         self._duration = check_duration(duration, maximum=max_duration)
         refresh.check_fits(dt.timedelta(seconds=self._duration))
         if serial_number is None:

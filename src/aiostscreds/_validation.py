@@ -8,7 +8,6 @@ library applies the whole rule: lengths, patterns (with ASCII ``\\w`` and
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import re
 import unicodedata
@@ -18,6 +17,7 @@ from typing import Any
 import botocore.loaders
 
 from ._errors import ConfigurationError
+from ._policy import to_seconds
 
 __all__ = [
     "check_duration",
@@ -126,14 +126,7 @@ def check_duration(
     value: object, *, parameter: str = "duration", maximum: int, reason: str = ""
 ) -> int:
     """Check a session duration; return it as whole seconds."""
-    if isinstance(value, dt.timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        raise ConfigurationError(
-            f"{parameter} must be a timedelta or a number of seconds, not {type(value).__name__}"
-        )
+    seconds = to_seconds(value, parameter)
     if seconds != int(seconds):
         raise ConfigurationError(f"{parameter} must be a whole number of seconds (got {seconds:g})")
     if not MIN_DURATION <= seconds <= maximum:
@@ -156,6 +149,10 @@ def check_policy_arns(values: Iterable[object], *, parameter: str = "policy_arns
     """Check managed session policy ARNs: at most 10, each an IAM policy ARN."""
     if isinstance(values, (str, bytes)):
         raise ConfigurationError(f"{parameter} must be a sequence of ARNs, not a single string")
+    if not isinstance(values, Iterable):
+        raise ConfigurationError(
+            f"{parameter} must be a sequence of ARNs, not {type(values).__name__}"
+        )
     arns = list(values)
     if len(arns) > MAX_POLICY_ARNS:
         raise ConfigurationError(
@@ -216,6 +213,10 @@ def check_transitive_tag_keys(
     """Check transitive tag keys: at most 50, each a valid tag key."""
     if isinstance(keys, (str, bytes)):
         raise ConfigurationError(f"{parameter} must be a sequence of tag keys, not a single string")
+    if not isinstance(keys, Iterable):
+        raise ConfigurationError(
+            f"{parameter} must be a sequence of tag keys, not {type(keys).__name__}"
+        )
     values = list(keys)
     limit = _shapes()["tagKeyListType"]["max"]
     if len(values) > limit:
