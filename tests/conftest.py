@@ -92,3 +92,7 @@ async def sts_client(
         "sts", endpoint_url=moto_endpoint, config=client_config
     ) as client:
         yield client
+
+
+# Issue 5: the fault-injecting STS proxy's fixtures and the secret-hygiene check.
+pytest_plugins = ["tests.fault_proxy", "tests.hygiene"]

@@ -46,7 +46,8 @@ class CountingSTS:
                 "AccessKeyId": f"ASIAFRESHFROMSTS{n:04d}",
                 "SecretAccessKey": f"fresh-secret-{n}",
                 "SessionToken": f"fresh-token-{n}",
-                "Expiration": dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=self.lifetime),
+                "Expiration": dt.datetime.now(dt.timezone.utc)
+                + dt.timedelta(seconds=self.lifetime),
             },
             "AssumedRoleUser": {
                 "Arn": "arn:aws:sts::123456789012:assumed-role/aiostscreds-test/s",
@@ -139,7 +140,11 @@ async def test_entry_we_write_has_the_cli_shape_and_botocore_reads_it(tmp_path: 
     ours = await provider.get_credentials()
     document = json.loads(entry_path(tmp_path).read_text())
     assert set(document["Credentials"]) == {
-        "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration", "AccountId"
+        "AccessKeyId",
+        "SecretAccessKey",
+        "SessionToken",
+        "Expiration",
+        "AccountId",
     }
     assert document["Credentials"]["Expiration"].endswith("UTC")
     assert "AssumedRoleUser" in document
@@ -213,7 +218,9 @@ async def test_another_process_entry_is_taken_when_newer(tmp_path: Path) -> None
     assert len(ours.calls) == 1
 
 
-@pytest.mark.parametrize("plant", ["mode-0644", "symlink", "corrupt", "truncated", "foreign", "expired"])
+@pytest.mark.parametrize(
+    "plant", ["mode-0644", "symlink", "corrupt", "truncated", "foreign", "expired"]
+)
 async def test_untrusted_or_unusable_entries_are_ignored_and_replaced(
     tmp_path: Path, plant: str, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -126,7 +126,9 @@ async def test_session_from_profile_returns_an_installed_session(
 async def test_credential_source_environment_uses_the_environment_keys(
     shared_config: WriteConfig, moto_endpoint: str
 ) -> None:
-    shared_config(f"[profile env-role]\nrole_arn = {MIDDLE_ROLE}\ncredential_source = Environment\n")
+    shared_config(
+        f"[profile env-role]\nrole_arn = {MIDDLE_ROLE}\ncredential_source = Environment\n"
+    )
     session = session_from_profile("env-role")
     with recording(moto_endpoint) as server:
         async with session.create_client("sts") as sts:
@@ -242,44 +244,96 @@ def test_mfa_profile_without_token_provider_names_both_profiles(
 
 
 BAD_CONFIGS = [
-    ("unknown source", f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = ghost\n",
-     ["'ghost'", "'a'", "source_profile"]),
-    ("loop", f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = b\n"
-     f"[profile b]\nrole_arn = {TOP_ROLE}\nsource_profile = a\n", ["a -> b -> a", "loop"]),
-    ("source without credentials", f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = b\n"
-     "[profile b]\nregion = us-east-1\n", ["'b'", "no credentials"]),
-    ("bad credential_source", f"[profile a]\nrole_arn = {MIDDLE_ROLE}\ncredential_source = Env\n",
-     ["'a'", "credential_source", "Environment"]),
-    ("half key pair", f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = b\n"
-     "[profile b]\naws_access_key_id = AKIAHALF\n", ["'b'", "aws_secret_access_key"]),
-    ("half key pair on the requested profile", "[profile a]\naws_secret_access_key = x\n",
-     ["'a'", "aws_access_key_id"]),
-    ("malformed duration", f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = a\n"
-     "aws_access_key_id = K\naws_secret_access_key = S\nduration_seconds = 1h\n",
-     ["'a'", "duration_seconds", "whole number"]),
-    ("duration too long", f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = a\n"
-     "aws_access_key_id = K\naws_secret_access_key = S\nduration_seconds = 50000\n",
-     ["'a'", "duration_seconds", "43200"]),
-    ("chained duration over an hour", CHAIN.replace("region = us-east-1\n\n[profile top]",
-     "region = us-east-1\n\n[profile top]\nduration_seconds = 7200") ,
-     ["'top'", "duration_seconds", "1 hour"]),
-    ("malformed role_arn", "[profile a]\nrole_arn = arn:aws:iam::1:user/x\nsource_profile = a\n"
-     "aws_access_key_id = K\naws_secret_access_key = S\n", ["'a'", "role_arn"]),
-    ("malformed mfa_serial", f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = a\n"
-     "aws_access_key_id = K\naws_secret_access_key = S\nmfa_serial = bad serial!\n",
-     ["'a'", "mfa_serial"]),
-    ("malformed external_id", f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = a\n"
-     "aws_access_key_id = K\naws_secret_access_key = S\nexternal_id = x\n", ["'a'", "external_id"]),
-    ("malformed role_session_name", f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = a\n"
-     "aws_access_key_id = K\naws_secret_access_key = S\nrole_session_name = has space\n",
-     ["'a'", "role_session_name"]),
-    ("two sources", f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = a\n"
-     "credential_source = Environment\n", ["'a'", "source_profile", "credential_source"]),
+    (
+        "unknown source",
+        f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = ghost\n",
+        ["'ghost'", "'a'", "source_profile"],
+    ),
+    (
+        "loop",
+        f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = b\n"
+        f"[profile b]\nrole_arn = {TOP_ROLE}\nsource_profile = a\n",
+        ["a -> b -> a", "loop"],
+    ),
+    (
+        "source without credentials",
+        f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = b\n"
+        "[profile b]\nregion = us-east-1\n",
+        ["'b'", "no credentials"],
+    ),
+    (
+        "bad credential_source",
+        f"[profile a]\nrole_arn = {MIDDLE_ROLE}\ncredential_source = Env\n",
+        ["'a'", "credential_source", "Environment"],
+    ),
+    (
+        "half key pair",
+        f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = b\n"
+        "[profile b]\naws_access_key_id = AKIAHALF\n",
+        ["'b'", "aws_secret_access_key"],
+    ),
+    (
+        "half key pair on the requested profile",
+        "[profile a]\naws_secret_access_key = x\n",
+        ["'a'", "aws_access_key_id"],
+    ),
+    (
+        "malformed duration",
+        f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = a\n"
+        "aws_access_key_id = K\naws_secret_access_key = S\nduration_seconds = 1h\n",
+        ["'a'", "duration_seconds", "whole number"],
+    ),
+    (
+        "duration too long",
+        f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = a\n"
+        "aws_access_key_id = K\naws_secret_access_key = S\nduration_seconds = 50000\n",
+        ["'a'", "duration_seconds", "43200"],
+    ),
+    (
+        "chained duration over an hour",
+        CHAIN.replace(
+            "region = us-east-1\n\n[profile top]",
+            "region = us-east-1\n\n[profile top]\nduration_seconds = 7200",
+        ),
+        ["'top'", "duration_seconds", "1 hour"],
+    ),
+    (
+        "malformed role_arn",
+        "[profile a]\nrole_arn = arn:aws:iam::1:user/x\nsource_profile = a\n"
+        "aws_access_key_id = K\naws_secret_access_key = S\n",
+        ["'a'", "role_arn"],
+    ),
+    (
+        "malformed mfa_serial",
+        f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = a\n"
+        "aws_access_key_id = K\naws_secret_access_key = S\nmfa_serial = bad serial!\n",
+        ["'a'", "mfa_serial"],
+    ),
+    (
+        "malformed external_id",
+        f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = a\n"
+        "aws_access_key_id = K\naws_secret_access_key = S\nexternal_id = x\n",
+        ["'a'", "external_id"],
+    ),
+    (
+        "malformed role_session_name",
+        f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = a\n"
+        "aws_access_key_id = K\naws_secret_access_key = S\nrole_session_name = has space\n",
+        ["'a'", "role_session_name"],
+    ),
+    (
+        "two sources",
+        f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = a\n"
+        "credential_source = Environment\n",
+        ["'a'", "source_profile", "credential_source"],
+    ),
     ("no source", f"[profile a]\nrole_arn = {MIDDLE_ROLE}\n", ["'a'", "source_profile"]),
 ]
 
 
-@pytest.mark.parametrize(("case", "config", "expected"), BAD_CONFIGS, ids=[c for c, _, _ in BAD_CONFIGS])
+@pytest.mark.parametrize(
+    ("case", "config", "expected"), BAD_CONFIGS, ids=[c for c, _, _ in BAD_CONFIGS]
+)
 def test_bad_config_is_refused_naming_profile_and_key(
     shared_config: WriteConfig, case: str, config: str, expected: list[str]
 ) -> None:

@@ -20,6 +20,7 @@ from ._policy import RefreshPolicy
 from ._profiles import TokenProviderRequiredError, session_from_profile
 from ._sts import AssumeRoleProvider, SessionTokenProvider
 from ._tokens import TokenProvider, stdin_token_provider
+from ._totp import TOTPTokenProvider
 
 __all__ = [
     "AiobotocoreCredentials",
@@ -34,6 +35,7 @@ __all__ = [
     "RefreshError",
     "RefreshPolicy",
     "SessionTokenProvider",
+    "TOTPTokenProvider",
     "TokenProvider",
     "TokenProviderError",
     "TokenProviderRequiredError",
