@@ -206,10 +206,6 @@ class CredentialsCache:
             return outcome
         raise outcome
 
-    # Providers inline get()'s freshness check and then await this; the check
-    # runs once more, which costs one compare on the slow path only.
-    _get_slow = get
-
     def _during_backoff(self, now: float) -> Credentials:
         credentials = self._credentials
         assert credentials is not None  # no credentials never sets a backoff
@@ -238,7 +234,8 @@ class CredentialsCache:
         error = flight.error
         assert error is not None
         credentials = self._credentials
-        if credentials is not None and getattr(error, "recoverable", False):  # is_recoverable()
+        # is_recoverable(), inlined: this runs once in each waiter of a failed refresh.
+        if credentials is not None and getattr(error, "recoverable", False):
             if self._clock() < credentials.expires_at or self._policy.serve_expired:
                 return credentials
             return self._expired_error()

@@ -298,13 +298,13 @@ class _STSProvider:
 
         See :meth:`CredentialsCache.get` for what it raises.
         """
-        # CredentialsCache.get's hot path, inlined: a second coroutine per call
-        # would double the cost of the fresh-credentials case.
+        # CredentialsCache.get's freshness check, inlined: awaiting a second
+        # coroutine on every call would double the cost of the common case.
         cache = self._cache
         credentials = cache._credentials
         if credentials is not None and cache._clock() < cache._refresh_at:
             return credentials
-        return await cache._get_slow()
+        return await cache.get()
 
     def invalidate(self, access_key_id: str) -> None:
         """Mark those credentials as rejected; see :meth:`CredentialsCache.invalidate`."""
