@@ -271,6 +271,21 @@ async def test_directory_writable_by_others_is_not_used(
     assert len(client.calls) == 1
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory away needs root")
+async def test_directory_owned_by_another_user_is_not_used(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    foreign = tmp_path / "foreign"
+    foreign.mkdir(mode=0o700)
+    os.chown(foreign, 4242, 4242)
+    client = CountingSTS()
+    with caplog.at_level(logging.WARNING, logger="aiostscreds"):
+        await AssumeRoleProvider(client, ROLE_ARN, cache=FileCache(foreign)).get_credentials()
+    assert list(foreign.iterdir()) == []
+    assert any("owned by another user" in r.getMessage() for r in caplog.records)
+    assert len(client.calls) == 1
+
+
 async def test_lock_timeout_refreshes_without_the_lock_and_warns(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

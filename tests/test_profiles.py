@@ -366,3 +366,17 @@ async def test_profile_chain_runs_on_trio_with_an_httpx_client_config(
     async with session.create_client("sts") as sts:
         identity = await sts.get_caller_identity()
     assert identity["Arn"] == "arn:aws:sts::222222222222:assumed-role/top/alice-top"
+
+
+async def test_generic_aws_endpoint_url_is_honoured(
+    shared_config: WriteConfig, monkeypatch: pytest.MonkeyPatch, moto_endpoint: str
+) -> None:
+    shared_config(CHAIN, BASE_KEYS)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_STS")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    with recording(moto_endpoint) as server:
+        session = session_from_profile("middle")
+        async with session.create_client("sts") as sts:
+            identity = await sts.get_caller_identity()
+        assert server.assume_role_calls(MIDDLE_ROLE) == 1
+    assert ":assumed-role/middle/" in identity["Arn"]
