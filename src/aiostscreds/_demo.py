@@ -56,7 +56,7 @@ def _token_source(mfa_code: str | None) -> tuple[TokenProvider, str]:
     if mfa_code is not None:
         # Real STS takes each code once; the local STS does not check.
         return (lambda serial_number: mfa_code), "the --mfa-code given"
-    if sys.stdin.isatty():
+    if sys.stdin is not None and sys.stdin.isatty():
         return stdin_token_provider, "a prompt on this terminal"
     return _demo_device(), "a built-in demo MFA device (stdin is not a terminal)"
 
