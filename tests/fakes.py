@@ -103,3 +103,19 @@ class FakeSource:
             return outcome(self)
         finally:
             self.finished += 1
+
+
+class LoopTicks:
+    """Counts the turns the event loop gives a task while other work blocks or waits.
+
+    Run ``ticks.run`` in a task group and cancel it afterwards: a count that
+    kept growing proves the loop was never stalled.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def run(self) -> None:
+        while True:
+            self.count += 1
+            await anyio.sleep(0.005)

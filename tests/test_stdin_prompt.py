@@ -12,6 +12,7 @@ import aiostscreds._tokens as tokens_module
 from aiostscreds import stdin_token_provider
 
 from .conftest import MFA_SERIAL
+from .fakes import LoopTicks
 
 pytestmark = pytest.mark.anyio
 
@@ -52,20 +53,14 @@ async def test_prompt_names_the_device_and_strips_the_answer(
 async def test_prompts_never_interleave(monkeypatch: pytest.MonkeyPatch) -> None:
     terminal = FakeTerminal("654321")
     monkeypatch.setattr(tokens_module.getpass, "getpass", terminal.getpass)
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await anyio.sleep(0.005)
+    ticks = LoopTicks()
 
     async with anyio.create_task_group() as tg:
-        tg.start_soon(ticker)
+        tg.start_soon(ticks.run)
         async with anyio.create_task_group() as prompts:
             for _ in range(4):
                 prompts.start_soon(stdin_token_provider, MFA_SERIAL)
         tg.cancel_scope.cancel()
     assert len(terminal.prompts) == 4
     assert terminal.most_active == 1  # serialised process-wide
-    assert ticks >= 10  # the event loop kept running meanwhile
+    assert ticks.count >= 10  # the event loop kept running meanwhile

@@ -22,6 +22,7 @@ from aiostscreds import (
 )
 
 from .conftest import MFA_SERIAL, ROLE_ARN
+from .fakes import LoopTicks
 from .wire import WireLog
 
 pytestmark = pytest.mark.anyio
@@ -250,20 +251,14 @@ async def test_sync_token_provider_runs_in_a_worker_thread() -> None:
     provider = AssumeRoleProvider(
         client, ROLE_ARN, serial_number=MFA_SERIAL, token_provider=blocking_prompt
     )
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await anyio.sleep(0.005)
+    ticks = LoopTicks()
 
     async with anyio.create_task_group() as tg:
-        tg.start_soon(ticker)
+        tg.start_soon(ticks.run)
         await provider.get_credentials()
         tg.cancel_scope.cancel()
     assert seen and seen[0] != loop_thread
-    assert ticks >= 3  # the loop kept running while the prompt blocked
+    assert ticks.count >= 3  # the loop kept running while the prompt blocked
     assert client.calls[0]["TokenCode"] == "123456"
 
 
