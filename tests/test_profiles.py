@@ -350,7 +350,7 @@ def test_refresh_policy_must_fit_each_hop(shared_config: WriteConfig) -> None:
         session_from_profile("middle", refresh=RefreshPolicy(expiry_window=900))
 
 
-def test_cache_must_be_a_file_cache(shared_config: WriteConfig, tmp_path: Path) -> None:
+def test_cache_must_implement_shared_cache(shared_config: WriteConfig, tmp_path: Path) -> None:
     shared_config(CHAIN, BASE_KEYS)
     with pytest.raises(ConfigurationError, match="FileCache"):
         session_from_profile("middle", cache=str(tmp_path))  # type: ignore[arg-type]

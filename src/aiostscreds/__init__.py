@@ -15,12 +15,12 @@ from ._errors import (
     RefreshError,
     TokenProviderError,
 )
-from ._file_cache import FileCache
 from ._policy import RefreshPolicy
 from ._profiles import TokenProviderRequiredError, session_from_profile
 from ._sts import AssumeRoleProvider, SessionTokenProvider
 from ._tokens import TokenProvider, stdin_token_provider
 from ._totp import TOTPTokenProvider
+from .caches import FileCache, SharedCache
 
 __all__ = [
     "AiobotocoreCredentials",
@@ -35,6 +35,7 @@ __all__ = [
     "RefreshError",
     "RefreshPolicy",
     "SessionTokenProvider",
+    "SharedCache",
     "TOTPTokenProvider",
     "TokenProvider",
     "TokenProviderError",

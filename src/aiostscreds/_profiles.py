@@ -19,7 +19,6 @@ from aiobotocore.session import AioSession
 
 from ._aiobotocore import install
 from ._errors import ConfigurationError
-from ._file_cache import FileCache
 from ._policy import RefreshPolicy
 from ._sts import DEFAULT_DURATION, AssumeRoleProvider
 from ._tokens import TokenProvider
@@ -30,6 +29,7 @@ from ._validation import (
     check_role_arn,
     check_string,
 )
+from .caches._shared import SharedCache, check_shared_cache
 
 __all__ = ["TokenProviderRequiredError", "session_from_profile"]
 
@@ -239,13 +239,12 @@ def _assemble(
     profile: str | None,
     *,
     token_provider: TokenProvider | None,
-    cache: FileCache | None,
+    cache: SharedCache | None,
     refresh: RefreshPolicy,
     region_name: str | None,
     client_config: Any = None,
 ) -> tuple[AioSession, list[AssumeRoleProvider]]:
-    if cache is not None and not isinstance(cache, FileCache):
-        raise ConfigurationError("cache must be a FileCache or None")
+    check_shared_cache(cache)
     if not isinstance(refresh, RefreshPolicy):
         raise ConfigurationError("refresh must be a RefreshPolicy")
     implied = profile is None and not (
@@ -294,7 +293,7 @@ def session_from_profile(
     profile: str | None = None,
     *,
     token_provider: TokenProvider | None = None,
-    cache: FileCache | None = None,
+    cache: SharedCache | None = None,
     refresh: RefreshPolicy = RefreshPolicy(),
     region_name: str | None = None,
     client_config: Any = None,
@@ -311,7 +310,8 @@ def session_from_profile(
             implied and absent, the session is aiobotocore's default chain.
         token_provider: Gives MFA codes for every profile in the chain that
             has ``mfa_serial``. Required when one does.
-        cache: A :class:`FileCache` shared by every role hop.
+        cache: A :class:`SharedCache` (:class:`FileCache`, :class:`RedisCache`)
+            shared by every role hop.
         refresh: The refresh policy of every hop.
         region_name: The region for the session and its STS calls; default
             the profile's ``region``.

@@ -20,7 +20,6 @@ from botocore.utils import parse_timestamp
 from ._cache import CredentialsCache
 from ._credentials import Credentials
 from ._errors import ConfigurationError, CredentialsError, RefreshError
-from ._file_cache import FileCache, cache_key
 from ._policy import RefreshPolicy
 from ._tokens import MFACodes, TokenProvider
 from ._validation import (
@@ -34,6 +33,14 @@ from ._validation import (
     check_tags,
     check_transitive_tag_keys,
     role_account,
+)
+from .caches._shared import (
+    SharedCache,
+    cache_key,
+    check_shared_cache,
+    guarded_load,
+    guarded_lock,
+    guarded_store,
 )
 
 __all__ = ["AssumeRoleProvider", "SessionTokenProvider"]
@@ -374,8 +381,10 @@ class AssumeRoleProvider(_STSProvider):
             on the loop; others run in a worker thread.
         refresh: The refresh policy; its windows must fit ``duration``.
         clock: Returns epoch seconds; for tests.
-        cache: A :class:`FileCache` to share credentials with other processes
-            and the AWS CLI. Default: none.
+        cache: A :class:`SharedCache`, such as :class:`FileCache` (other
+            processes and the AWS CLI) or :class:`RedisCache` (other hosts),
+            to share each refresh with. A failing cache is bypassed with a
+            WARNING, never a credential outage. Default: none.
     """
 
     _operation = "AssumeRole"
@@ -399,12 +408,10 @@ class AssumeRoleProvider(_STSProvider):
         token_provider: TokenProvider | None = None,
         refresh: RefreshPolicy = RefreshPolicy(),
         clock: Callable[[], float] = time.time,
-        cache: FileCache | None = None,
+        cache: SharedCache | None = None,
     ) -> None:
         self.role_arn = check_role_arn(role_arn)
-        if cache is not None and not isinstance(cache, FileCache):
-            raise ConfigurationError("cache must be a FileCache or None")
-        self._file_cache = cache
+        self._shared_cache = check_shared_cache(cache)
         explicit_session_name = role_session_name is not None
         if role_session_name is None:
             role_session_name = f"aiostscreds-{secrets.token_hex(8)}"
@@ -458,32 +465,33 @@ class AssumeRoleProvider(_STSProvider):
     async def retrieve(self) -> Credentials:
         """Fetch new credentials: one AssumeRole call and at most one token-provider call.
 
-        With a :class:`FileCache`, an entry another process (or the AWS CLI)
-        wrote is used instead when it is newer than the credentials held and
+        With a shared cache, an entry another process (or the AWS CLI, or
+        another host) wrote is used instead when it is newer than the credentials held and
         outside the expiry window; otherwise the STS call is made under the
-        cache's file lock and its response written back. Bypasses the
+        cache's lock and its response written back. Bypasses the
         in-memory cache; use :meth:`get_credentials` in applications.
 
         Raises:
             TokenProviderError: The MFA code could not be had.
             RefreshError: STS or the network failed, or the response was unusable.
         """
-        file_cache = self._file_cache
-        if file_cache is None:
+        shared = self._shared_cache
+        if shared is None:
             credentials, _ = await self._fetch()
             return credentials
-        async with file_cache.locked(self._cache_key):
-            stored = await file_cache.load(self._cache_key)
+        key = self._cache_key
+        async with guarded_lock(shared, key):
+            stored = await guarded_load(shared, key, self.role_arn)
             if stored is not None and self._reusable(stored):
                 log.info(
-                    "using credentials for %s from %s until %s",
+                    "using credentials for %s from %r until %s",
                     self.role_arn,
-                    file_cache,
+                    shared,
                     stored.expiration.isoformat(),
                 )
                 return stored
             credentials, response = await self._fetch()
-            await file_cache.store(self._cache_key, response, credentials)
+            await guarded_store(shared, key, response, credentials, mfa=self._mfa is not None)
             return credentials
 
     def _reusable(self, stored: Credentials) -> bool:

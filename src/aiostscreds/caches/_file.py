@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
-import hashlib
 import json
 import logging
 import os
@@ -27,35 +26,19 @@ import anyio
 import anyio.to_thread
 from botocore.utils import parse_timestamp
 
-from ._credentials import Credentials
-from ._policy import Duration, to_seconds
+from .._credentials import Credentials
+from .._policy import Duration, to_seconds
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no cross-process lock
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["FileCache", "cache_key"]
+__all__ = ["FileCache"]
 
 log = logging.getLogger("aiostscreds")
 
 _FIELDS = ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")
-
-
-def cache_key(args: Mapping[str, Any]) -> str:
-    """The AWS CLI's cache key for a set of AssumeRole arguments.
-
-    ``args`` holds ``RoleArn`` and what the user configured explicitly:
-    ``ExternalId``, ``SerialNumber``, ``DurationSeconds`` (an int) and
-    ``RoleSessionName`` when given, never a generated session name or a token
-    code. An inline ``Policy`` is parsed so that its key order doesn't matter.
-    """
-    args = dict(args)
-    if isinstance(args.get("Policy"), str):
-        with contextlib.suppress(ValueError):
-            args["Policy"] = json.loads(args["Policy"])
-    digest = hashlib.sha1(json.dumps(args, sort_keys=True).encode("utf-8")).hexdigest()
-    return digest.replace(":", "_").replace(os.sep, "_").replace("/", "_")
 
 
 def _expiration_text(value: dt.datetime) -> str:
@@ -197,14 +180,25 @@ class FileCache:
                 os.unlink(temporary)
             raise
 
-    async def load(self, key: str) -> Credentials | None:
+    async def load(self, key: str, *, role_arn: str | None = None) -> Credentials | None:
         """The credentials stored under ``key``, if a trustworthy entry exists."""
         if not self._check_directory():
             return None
         return await anyio.to_thread.run_sync(self._read, key)
 
-    async def store(self, key: str, response: Mapping[str, Any], credentials: Credentials) -> None:
-        """Write an AssumeRole response atomically under ``key``."""
+    async def store(
+        self,
+        key: str,
+        response: Mapping[str, Any],
+        credentials: Credentials,
+        *,
+        mfa: bool = False,
+    ) -> None:
+        """Write an STS response atomically under ``key``.
+
+        MFA-derived credentials are stored too, as the AWS CLI does: the files
+        are the user's own, readable by nobody else.
+        """
         if not self._check_directory():
             return
         try:
