@@ -98,11 +98,7 @@ def _signing_key(context: Mapping[str, Any]) -> str | None:
     return match.group(1) if match else None
 
 
-def _error_code(response: object) -> str | None:
-    if not isinstance(response, tuple) or len(response) != 2:
-        return None
-    parsed = response[1]
-    error = parsed.get("Error") if isinstance(parsed, Mapping) else None
+def _error_code(error: object) -> str | None:
     code = error.get("Code") if isinstance(error, Mapping) else None
     return code if isinstance(code, str) else None
 
@@ -175,7 +171,11 @@ class RejectedKeyHook:
         """``needs-retry``: on a rejected key, invalidate it; 0 asks for one more attempt."""
         if response is None or self._invalidate is None:
             return None  # a connection error, or nothing to tell
-        code = _error_code(response)
+        # Runs after every attempt: a success (no "Error") costs two lookups.
+        parsed = response[1] if type(response) is tuple and len(response) == 2 else None
+        if type(parsed) is not dict or "Error" not in parsed:
+            return None
+        code = _error_code(parsed["Error"])
         if code not in REJECTED_KEY_CODES:
             return None
         try:
