@@ -284,3 +284,29 @@ async def test_a_client_without_retries_still_drops_the_rejected_key(
     assert service.keys == [first, second]
     assert provider.cache.rejected_keys == {first}
     assert len(assume_role_wire.requests) == 2
+
+
+async def test_only_the_key_that_signed_the_rejected_request_is_invalidated(
+    provider: AssumeRoleProvider,
+    assume_role_wire: WireLog,
+    moto_endpoint: str,
+    client_config: Any,
+) -> None:
+    # The request is signed with the first key; before its rejection comes back,
+    # another refresh has replaced that key. The replacement must stay.
+    first = (await provider.get_credentials()).access_key_id
+    service = CannedService(lambda key: key == first)
+
+    async def refresh_in_between(index: int, key: str) -> None:
+        if index == 0:
+            await provider.force_refresh()
+
+    service.hold = refresh_in_between
+    async with installed_client(provider, moto_endpoint, client_config) as sts:
+        sts.meta.events.register("before-send.sts.GetCallerIdentity", service)
+        answer = await sts.get_caller_identity()
+    second = (await provider.get_credentials()).access_key_id
+    assert answer["ResponseMetadata"]["RetryAttempts"] == 1
+    assert service.keys == [first, second]
+    assert len(assume_role_wire.requests) == 2  # the first fetch and the forced one only
+    assert provider.cache.rejected_keys == set()
