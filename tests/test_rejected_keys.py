@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -23,7 +24,7 @@ from aiobotocore.awsrequest import AioAWSResponse
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 
-from aiostscreds import AssumeRoleProvider, install
+from aiostscreds import AssumeRoleProvider, install, session_from_profile
 from aiostscreds import _rejected_keys as rejected_keys
 
 from .conftest import ROLE_ARN
@@ -310,3 +311,54 @@ async def test_only_the_key_that_signed_the_rejected_request_is_invalidated(
     assert service.keys == [first, second]
     assert len(assume_role_wire.requests) == 2  # the first fetch and the forced one only
     assert provider.cache.rejected_keys == set()
+
+
+async def test_a_role_chain_replaces_each_rejected_hop_key(
+    fault_proxy: FaultProxy,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    client_config: Any,
+) -> None:
+    # base (static keys) -> middle (role) -> top (role): session_from_profile installs
+    # each hop, so the top hop's AssumeRole, signed with the middle key, recovers too.
+    (tmp_path / "config").write_text(
+        "[profile middle]\n"
+        "role_arn = arn:aws:iam::111111111111:role/middle\n"
+        "source_profile = base\n"
+        "region = us-east-1\n"
+        "[profile top]\n"
+        "role_arn = arn:aws:iam::222222222222:role/top\n"
+        "source_profile = middle\n"
+        "role_session_name = chain-top\n"
+        "region = us-east-1\n"
+    )
+    (tmp_path / "credentials").write_text(
+        "[base]\naws_access_key_id = AKIABASESTATICKEY001\n"
+        "aws_secret_access_key = base-static-secret\n"
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", fault_proxy.url)
+    skew = [0.0]
+    fault_proxy.clock = lambda: time.time() + skew[0]
+    session = session_from_profile("top", client_config=client_config)
+    async with session.create_client("sts") as sts:
+        await sts.get_caller_identity()
+        # Both role keys are now past their expiry on the service's clock.
+        fault_proxy.reject_expired_keys = True
+        skew[0] = 7200.0
+        identity = await sts.get_caller_identity()
+    assert identity["Arn"] == "arn:aws:sts::222222222222:assumed-role/top/chain-top"
+    trail = [
+        (seen.action, seen.status, (seen.access_key or "")[:4]) for seen in fault_proxy.calls()
+    ]
+    assert trail == [
+        ("AssumeRole", 200, "AKIA"),  # middle, signed with the base keys
+        ("AssumeRole", 200, "ASIA"),  # top, signed with the middle key
+        ("GetCallerIdentity", 200, "ASIA"),
+        ("GetCallerIdentity", 400, "ASIA"),  # top key rejected: invalidated, retried
+        ("AssumeRole", 400, "ASIA"),  # top refresh: middle key rejected: invalidated, retried
+        ("AssumeRole", 200, "AKIA"),  # middle refresh
+        ("AssumeRole", 200, "ASIA"),  # top refresh, retried with the new middle key
+        ("GetCallerIdentity", 200, "ASIA"),  # the user's call, with the new top key
+    ]
