@@ -251,6 +251,7 @@ async def test_a_key_refused_right_after_its_replacement_is_not_invalidated_agai
     assume_role_wire: WireLog,
     moto_endpoint: str,
     client_config: Any,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     # Every key is refused (say, a region that refuses the global STS endpoint's
     # tokens): one replacement is tried, then no AssumeRole per call.
@@ -265,6 +266,9 @@ async def test_a_key_refused_right_after_its_replacement_is_not_invalidated_agai
     assert service.keys == [first, second, second, second, second, second]
     assert len(assume_role_wire.requests) == 2
     assert provider.cache.rejected_keys == {first}
+    warnings = [r.getMessage() for r in caplog.records if r.name == "aiostscreds"]
+    assert sum(f"rejected key {first} " in m and "invalidated it" in m for m in warnings) == 1
+    assert sum("not invalidating it" in m for m in warnings) == 1  # once, not per call
 
 
 async def test_a_client_without_retries_still_drops_the_rejected_key(

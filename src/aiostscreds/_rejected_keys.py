@@ -75,6 +75,7 @@ class _Guard:
 
     key: str | None = None
     at: float = float("-inf")
+    spared: str | None = None  # the last key rejected too soon after, logged once
 
 
 # One guard per source, shared by every session installed with it.
@@ -139,11 +140,6 @@ class RejectedKeyHook:
         target = self._cache if self._cache is not None else source
         self._guard = _guard_for(target)
         self._clock = clock
-
-    @property
-    def active(self) -> bool:
-        """Whether the source can be told about a rejected key at all."""
-        return self._invalidate is not None
 
     def register(self, session: Any) -> None:
         """Register both handlers on ``session``, replacing earlier ones."""
@@ -217,6 +213,9 @@ class RejectedKeyHook:
             return True  # another refresh already replaced it
         now = self._clock()
         if now - guard.at < COOLDOWN_SECONDS:
+            if guard.spared == key:
+                return False
+            guard.spared = key
             log.warning(
                 "service rejected key %s (%s) too, %.0f s after its predecessor; "
                 "not invalidating it: the problem is likely not the key",
@@ -226,6 +225,6 @@ class RejectedKeyHook:
             )
             return False
         guard.key, guard.at = key, now
-        log.warning("service rejected key %s (%s); invalidated it, retrying once", key, code)
+        log.warning("service rejected key %s (%s); invalidated it", key, code)
         self._invalidate(key)
         return True
