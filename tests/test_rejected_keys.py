@@ -366,3 +366,22 @@ async def test_a_role_chain_replaces_each_rejected_hop_key(
         ("AssumeRole", 200, "ASIA"),  # top refresh, retried with the new middle key
         ("GetCallerIdentity", 200, "ASIA"),  # the user's call, with the new top key
     ]
+
+
+async def test_installing_again_moves_the_recovery_to_the_new_source(
+    provider: AssumeRoleProvider,
+    sts_client: Any,
+    moto_endpoint: str,
+    client_config: Any,
+) -> None:
+    async with AssumeRoleProvider(sts_client, ROLE_ARN, role_session_name="replaced") as earlier:
+        session = install(install(AioSession(), earlier), provider)
+        first = (await provider.get_credentials()).access_key_id
+        service = CannedService(lambda key: key == first)
+        async with session.create_client(
+            "sts", endpoint_url=moto_endpoint, config=client_config
+        ) as sts:
+            sts.meta.events.register("before-send.sts.GetCallerIdentity", service)
+            await sts.get_caller_identity()
+    assert service.keys == [first, (await provider.get_credentials()).access_key_id]
+    assert provider.cache.rejected_keys == {first}
