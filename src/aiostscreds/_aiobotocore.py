@@ -11,6 +11,7 @@ from botocore.credentials import ReadOnlyCredentials
 from ._cache import CredentialsCache
 from ._credentials import Credentials
 from ._errors import ConfigurationError
+from ._rejected_keys import RejectedKeyHook
 from ._sts import _STSProvider
 
 __all__ = ["AiobotocoreCredentials", "aiobotocore_credentials", "install"]
@@ -135,6 +136,13 @@ def install(session: Any, source: CredentialsSource) -> Any:
     chain (environment, profile, instance metadata...) can win. Works on any
     ``AioSession``, including one created with ``profile=``.
 
+    It also registers two handlers on the session's events, so its clients
+    recover from a rejected key by themselves: when a service answers that the
+    key which signed a request is no good (``ExpiredToken``,
+    ``InvalidClientTokenId``... see docs/design.md, "Rejected keys"), exactly
+    that key id is invalidated and the request is retried once, re-signed
+    with fresh credentials, within the client's retry budget.
+
     Returns the session.
 
     Raises:
@@ -154,4 +162,5 @@ def install(session: Any, source: CredentialsSource) -> Any:
         )
     provider = _InstalledProvider(aiobotocore_credentials(source))
     session.register_component("credential_provider", AioCredentialResolver([provider]))
+    RejectedKeyHook(source).register(session)
     return session
