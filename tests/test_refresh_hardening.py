@@ -125,16 +125,17 @@ async def test_nothing_cached_backoff_grows_and_is_capped_at_30_seconds() -> Non
 
 async def test_nothing_cached_concurrent_callers_share_one_attempt() -> None:
     clock, source, cache = make_cache(default=failing())
+    errors: list[BaseException] = []
+
+    async def one() -> None:
+        try:
+            await cache.get()
+        except RefreshError as error:
+            errors.append(error)
+
     for round_ in range(3):
         source.hold()
-        errors: list[BaseException] = []
-
-        async def one() -> None:
-            try:
-                await cache.get()
-            except RefreshError as error:
-                errors.append(error)
-
+        errors.clear()
         async with anyio.create_task_group() as tg:
             for _ in range(200):
                 tg.start_soon(one)
