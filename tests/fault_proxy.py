@@ -16,6 +16,7 @@ credential calls (AssumeRole, GetSessionToken) with a fault instead:
 ``malformed``             200 with truncated XML
 ``no-credentials``        200 with a well-formed answer without ``<Credentials>``
 ``expired``               moto's answer with an Expiration already past
+``bad-expiration``        moto's answer with ``bad_expiration`` as its Expiration
 ``access-denied``         403 ``AccessDenied``, as for a wrong MFA code
 ========================  =====================================================
 
@@ -29,7 +30,8 @@ It also plays the parts of STS that moto leaves out:
 - with a TOTP secret registered for a serial (``mfa_device``), it checks codes
   against the proxy's clock;
 - with ``clock`` set, it rewrites each Expiration onto that (simulated)
-  timeline: ``clock() + DurationSeconds``;
+  timeline: ``clock() + DurationSeconds``, and the HTTP ``Date`` header of
+  credential responses to ``clock()``;
 - with ``reject_expired_keys``, it refuses every request signed with an access
   key whose Expiration (learned from the credential responses it relayed) is
   past on its clock, with 400 ``ExpiredToken``.
@@ -42,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import email.utils
 import random
 import re
 import socket
@@ -70,6 +73,7 @@ FAULTS = (
     "no-credentials",
     "expired",
     "access-denied",
+    "bad-expiration",
 )
 
 CREDENTIAL_ACTIONS = frozenset({"AssumeRole", "GetSessionToken"})
@@ -148,6 +152,7 @@ class FaultProxy:
             self._fault: str | None = None
             self.chooser: Callable[[Seen], str | None] | None = None
             self.slow_seconds = 1.5
+            self.bad_expiration = b"1e20"
             self.clock: Callable[[], float] | None = None
             self.reject_reused_codes = False
             self.reject_expired_keys = False
@@ -296,7 +301,7 @@ class FaultProxy:
                 400,
                 error_body("ExpiredToken", "The security token included in the request is expired"),
             )
-        if seen.fault is not None and seen.fault != "expired":
+        if seen.fault is not None and seen.fault not in ("expired", "bad-expiration"):
             return await self._inject(request, seen)
         if action in CREDENTIAL_ACTIONS and seen.serial_number is not None:
             refusal = self._check_mfa(seen)
@@ -389,11 +394,18 @@ class FaultProxy:
             }
         if seen.action in CREDENTIAL_ACTIONS and status == 200:
             payload = self._rewrite(payload, seen, fields)
+            if self.clock is not None:
+                out_headers = {k: v for k, v in out_headers.items() if k.lower() != "date"}
+                out_headers["Date"] = email.utils.formatdate(seen.at, usegmt=True)
         seen.status = status
         return web.Response(status=status, body=payload, headers=out_headers)
 
     def _rewrite(self, payload: bytes, seen: Seen, fields: dict[str, str]) -> bytes:
         now = seen.at
+        if seen.fault == "bad-expiration":
+            return _EXPIRATION.sub(
+                b"<Expiration>" + self.bad_expiration + b"</Expiration>", payload
+            )
         if seen.fault == "expired":
             expires = now - 60
         elif self.clock is not None:

@@ -241,11 +241,16 @@ async def test_serve_expired_hands_out_expired_credentials_while_backing_off() -
     assert await cache.get() is old
 
 
-async def test_no_credentials_yet_sets_no_backoff() -> None:
+async def test_no_credentials_yet_retries_at_once_after_a_first_failure_only() -> None:
     clock, source, cache = make_cache(failing(), failing(), fresh())
     for _ in range(2):
         with pytest.raises(RefreshError):
             await cache.get()
+    assert source.calls == 2  # the call after the first failure tried again at once
+    with pytest.raises(RefreshError):
+        await cache.get()  # the second failure set a backoff: the source is left alone
+    assert source.calls == 2
+    clock.advance(1.0)  # the backoff after a second failure is 0.5-1 s
     await cache.get()
     assert source.calls == 3
 

@@ -9,7 +9,8 @@ no cached credentials, advisory window, expiry window, expired. Then:
 1. with the fault on, one call: what the caller gets, and how many STS attempts
    (retries included) and prompts it took;
 2. at once, a second call: the backoff (or the error cache) keeps STS alone,
-   except with nothing cached, where the design retries at once;
+   except with nothing cached, where the call after a first failure retries at
+   once (and a second failure sets a backoff);
 3. fault off, clock just short of the end of the backoff: still no call;
 4. clock at the end of the backoff: one call, new credentials.
 
@@ -73,6 +74,7 @@ FAULT_TITLES = {
     "no-credentials": "200 without Credentials",
     "expired": "Expiration already past",
     "access-denied": "403 AccessDenied (wrong MFA code)",
+    "bad-expiration": "200, Expiration botocore cannot read (`1e20`)",
     "code-reused": "403 AccessDenied (TOTP code already used)",
 }
 
@@ -158,6 +160,8 @@ def describe(result: object) -> str:
             code = "incomplete response"
         elif "expired at" in str(result):
             code = "already expired"
+        elif "could not parse" in str(result):
+            code = "unparseable response"
         kind = "recoverable" if result.recoverable else "not recoverable"
         return f"RefreshError({code}, {kind})"
     return type(result).__name__
@@ -198,6 +202,9 @@ def check_cause(fault: str, error: RefreshError) -> None:
     elif fault == "expired":
         assert cause is None
         assert "expired at" in str(error)
+    elif fault == "bad-expiration":
+        assert isinstance(cause, (RuntimeError, OverflowError, ValueError))
+        assert "could not parse" in str(error)
     elif fault in DENIED:
         assert isinstance(cause, botocore.exceptions.ClientError)
         assert error.code == "AccessDenied"
@@ -299,14 +306,16 @@ async def run_cell(
     if fault == "throttle":
         assert all(0 <= d <= 2**i for i, d in enumerate(retry_sleeps))
 
-    if fault in DENIED:
+    if fault in DENIED and situation != "advisory":
         assert isinstance(first, RefreshError) and not first.recoverable, situation
         check_cause(fault, first)
     elif situation == "none":
         assert isinstance(first, RefreshError) and first.recoverable
         check_cause(fault, first)
     elif situation in ("advisory", "expiry"):
-        assert first is held, situation  # still valid: the caller never sees the failure
+        # Still valid: the caller never sees the failure (in the advisory window,
+        # not even a non-recoverable one).
+        assert first is held, situation
     else:
         assert isinstance(first, CredentialsExpiredError)
         assert isinstance(first.__cause__, RefreshError) and first.__cause__.recoverable
@@ -318,7 +327,7 @@ async def run_cell(
         resume = cache._error_until
         assert 1 <= resume - now <= 5  # the error cache, 1-5 s
     elif held is None:
-        resume = now  # nothing cached: no backoff, by design
+        resume = now  # nothing cached: the call after a first failure tries at once
     else:
         resume = cache._backoff_until
         pause = resume - now
@@ -336,10 +345,20 @@ async def run_cell(
     cell.second_attempts = len(fault_proxy.credential_calls()) - calls_before
     if fault in DENIED:
         assert cell.second_attempts == 0
-        assert isinstance(second, RefreshError) and second.code == "AccessDenied"
+        if situation == "advisory":
+            assert second is held
+        else:
+            assert isinstance(second, RefreshError) and second.code == "AccessDenied"
     elif held is None:
         assert cell.second_attempts == expected_attempts  # tries again at once
         assert isinstance(second, RefreshError)
+        # The second failure in a row sets a backoff: 0.5-1 s.
+        resume = cache._backoff_until
+        assert 0.5 <= resume - clock() <= 1
+        cell.pause = resume - clock()
+        calls_before = len(fault_proxy.credential_calls())
+        assert isinstance(await outcome_of(provider), RefreshError)
+        assert len(fault_proxy.credential_calls()) == calls_before
     elif situation == "expired":
         assert cell.second_attempts == 0
         assert isinstance(second, CredentialsExpiredError)
@@ -393,7 +412,9 @@ def render(results: dict[tuple[str, str, str], Cell]) -> str:
         high = max(cell.pause for cell in cells)
         span = f"{low:.1f} s" if f"{low:.1f}" == f"{high:.1f}" else f"{low:.1f}-{high:.1f} s"
         if cells[0].second_attempts:
-            then = "the next call tries again at once"
+            then = f"the next call tries again at once, then a backoff of {span}"
+        elif fault in DENIED and outcomes[0] == "credentials":
+            then = f"no new attempt (nor prompt) for {span}"
         elif fault in DENIED:
             then = f"re-raised for {span}"
         else:

@@ -12,6 +12,7 @@ from ._errors import (
     ConfigurationError,
     CredentialsError,
     CredentialsExpiredError,
+    CredentialsRejectedError,
     RefreshError,
     TokenProviderError,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "CredentialsCache",
     "CredentialsError",
     "CredentialsExpiredError",
+    "CredentialsRejectedError",
     "FileCache",
     "RefreshError",
     "RefreshPolicy",

@@ -20,11 +20,12 @@ from ._errors import (
     ConfigurationError,
     CredentialsError,
     CredentialsExpiredError,
+    CredentialsRejectedError,
     RefreshError,
     fresh_copy,
     is_recoverable,
 )
-from ._policy import RefreshPolicy, advisory_seconds, backoff_seconds, error_cache_seconds
+from ._policy import RefreshPolicy, backoff_seconds, error_cache_seconds, schedule
 
 __all__ = ["CredentialSource", "CredentialsCache"]
 
@@ -141,7 +142,8 @@ class CredentialsCache:
         self._cached_error: CredentialsError | None = None
         self._error_until = _NEVER
         self._rejected_keys: list[str] = []
-        self._expired_message: tuple[Credentials, str] | None = None
+        self._rejected = False  # the held credentials were passed to invalidate()
+        self._expired_message: tuple[Credentials, bool, str] | None = None
         self._flight: _Flight | None = None
         self._closed = False
 
@@ -184,6 +186,9 @@ class CredentialsCache:
             raise CredentialsError("the credentials cache is closed")
         now = self._clock()
         if self._cached_error is not None and now < self._error_until:
+            # Outside the expiry window, held credentials beat any error.
+            if credentials is not None and now < self._expire_at:
+                return credentials
             raise fresh_copy(self._cached_error)
         flight = self._joinable_flight()
         credentials = self._credentials
@@ -208,24 +213,34 @@ class CredentialsCache:
 
     def _during_backoff(self, now: float) -> Credentials:
         credentials = self._credentials
-        assert credentials is not None  # no credentials never sets a backoff
-        if now < credentials.expires_at or self._policy.serve_expired:
+        if credentials is None:
+            # Backing off from repeated failures with nothing to serve.
+            assert self._last_error is not None
+            raise fresh_copy(self._last_error)
+        if self._policy.serve_expired or (now < credentials.expires_at and not self._rejected):
             return credentials
         raise self._expired_error()
 
     def _expired_error(self) -> CredentialsExpiredError:
         credentials = self._credentials
         assert credentials is not None
+        rejected = self._rejected
         memo = self._expired_message
-        if memo is None or memo[0] is not credentials:
+        if memo is None or memo[0] is not credentials or memo[1] is not rejected:
             # Written once per credentials: a failed refresh raises this error
             # in every one of its waiters.
-            message = (
-                f"credentials {credentials.access_key_id} expired at "
-                f"{credentials.expiration.isoformat()} and could not be refreshed"
-            )
-            memo = self._expired_message = (credentials, message)
-        error = CredentialsExpiredError(memo[1])
+            if rejected:
+                message = (
+                    f"credentials {credentials.access_key_id} were rejected "
+                    "(invalidate()) and could not be refreshed"
+                )
+            else:
+                message = (
+                    f"credentials {credentials.access_key_id} expired at "
+                    f"{credentials.expiration.isoformat()} and could not be refreshed"
+                )
+            memo = self._expired_message = (credentials, rejected, message)
+        error = (CredentialsRejectedError if rejected else CredentialsExpiredError)(memo[2])
         error.__cause__ = self._last_error
         return error
 
@@ -234,9 +249,16 @@ class CredentialsCache:
         error = flight.error
         assert error is not None
         credentials = self._credentials
+        if credentials is None or self._closed:
+            return fresh_copy(error)
+        now = self._clock()
+        if now < self._expire_at:
+            # An advisory refresh failed, recoverably or not: the credentials
+            # held are still good, so no caller fails.
+            return credentials
         # is_recoverable(), inlined: this runs once in each waiter of a failed refresh.
-        if credentials is not None and getattr(error, "recoverable", False):
-            if self._clock() < credentials.expires_at or self._policy.serve_expired:
+        if getattr(error, "recoverable", False):
+            if self._policy.serve_expired or (now < credentials.expires_at and not self._rejected):
                 return credentials
             return self._expired_error()
         return fresh_copy(error)
@@ -245,13 +267,18 @@ class CredentialsCache:
         """Mark the credentials with ``access_key_id`` as rejected.
 
         If they are the ones held, the next :meth:`get` takes the mandatory
-        refresh path, still subject to any backoff in force. A key id that is no
-        longer held (another refresh already replaced it) changes nothing.
+        refresh path, still subject to any backoff in force. Until a refresh
+        succeeds, callers get :class:`CredentialsRejectedError` chained to the
+        refresh error, never the rejected credentials (unless ``serve_expired``
+        is set, as in the cross-SDK rules). A key id that is no longer held
+        (another refresh already replaced it) changes nothing.
         """
         credentials = self._credentials
         if credentials is not None and credentials.access_key_id == access_key_id:
-            # Remembered so a shared disk cache never hands the rejected key back.
+            # Remembered so that no source (a shared disk cache, a source that
+            # hands back what it has) gets the rejected key accepted again.
             self._rejected_keys = [*self._rejected_keys[-15:], access_key_id]
+            self._rejected = True
             self._refresh_at = self._expire_at = _NEVER
 
     @property
@@ -378,12 +405,22 @@ class CredentialsCache:
             )
             self._record_failure(flight, error)
             return
-        expiry = self._policy.expiry_window.total_seconds()
-        advisory = advisory_seconds(self._policy, credentials.expires_at - now)
+        if credentials.access_key_id in self._rejected_keys:
+            error = RefreshError(
+                f"credential source returned {credentials.access_key_id} again, "
+                "a key passed to invalidate()",
+                recoverable=True,
+            )
+            self._record_failure(flight, error)
+            return
+        refresh_at, expire_at, advisory = schedule(
+            self._policy, now=now, expires_at=credentials.expires_at
+        )
         self._advisory_window = advisory
         self._credentials = credentials
-        self._expire_at = credentials.expires_at - expiry
-        self._refresh_at = credentials.expires_at - advisory
+        self._rejected = False
+        self._expire_at = expire_at
+        self._refresh_at = refresh_at
         self._failures = 0
         self._backoff_until = _NEVER
         self._last_error = None
@@ -398,30 +435,37 @@ class CredentialsCache:
     def _record_failure(self, flight: _Flight, error: CredentialsError) -> None:
         now = self._clock()
         flight.error = error
+        credentials = self._credentials
+        serving = credentials is not None and now < self._expire_at
         if not is_recoverable(error):
             pause = error_cache_seconds(self._policy, self._rng)
             self._cached_error = error
             self._error_until = now + pause
             log.warning(
-                "credential refresh failed: %s; not recoverable, re-raised for %.1f s",
+                "credential refresh failed: %s; not recoverable, %s for %.1f s",
                 error,
+                "serving the credentials held, no new attempt" if serving else "re-raised",
                 pause,
             )
             return
         self._last_error = error
         self._failures += 1
-        credentials = self._credentials
         if credentials is None:
-            pause = 0.0  # nothing to serve meanwhile: the next call tries again
+            expires_at = None
         else:
             # Rejected credentials count as expired for the backoff rule.
-            expires_at = now if self._expire_at == _NEVER else credentials.expires_at
-            pause = backoff_seconds(
-                self._policy,
-                self._rng,
-                now=now,
-                expires_at=expires_at,
-                failures=self._failures,
-            )
+            expires_at = now if self._rejected else credentials.expires_at
+        pause = backoff_seconds(
+            self._policy,
+            self._rng,
+            now=now,
+            expires_at=expires_at,
+            failures=self._failures,
+        )
         self._backoff_until = now + pause
-        log.warning("credential refresh failed: %s; next attempt in %.1f s", error, pause)
+        log.warning(
+            "credential refresh failed: %s; %snext attempt in %.1f s",
+            error,
+            "serving the credentials held; " if serving else "",
+            pause,
+        )

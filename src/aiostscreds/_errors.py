@@ -12,6 +12,7 @@ __all__ = [
     "ConfigurationError",
     "CredentialsError",
     "CredentialsExpiredError",
+    "CredentialsRejectedError",
     "RefreshError",
     "TokenProviderError",
 ]
@@ -71,9 +72,23 @@ class CredentialsExpiredError(CredentialsError):
     """
 
 
+class CredentialsRejectedError(CredentialsExpiredError):
+    """The held credentials were rejected with ``invalidate()`` and could not be refreshed.
+
+    Chained to the refresh error. The rejected key is never handed out again,
+    unless ``RefreshPolicy.serve_expired`` is set.
+    """
+
+
 # Exception types whose copy is ``type(error)(*error.args)`` plus their ``__dict__``.
 _PLAIN_TYPES = frozenset(
-    {CredentialsError, ConfigurationError, TokenProviderError, CredentialsExpiredError}
+    {
+        CredentialsError,
+        ConfigurationError,
+        TokenProviderError,
+        CredentialsExpiredError,
+        CredentialsRejectedError,
+    }
 )
 
 

@@ -19,6 +19,12 @@ Duration = Union[dt.timedelta, int, float]  # noqa: UP007 (evaluated on 3.10 too
 _AUTO_BACKOFF_FLOOR = 1.0
 _EXPIRED_BACKOFF_CAP = 30.0
 _ADVISORY_BACKOFF_CAP = 300.0
+# Credentials that arrive inside, or nearly inside, their advisory window are
+# next refreshed after this fraction of the time they have left, and never
+# sooner than _MIN_REFRESH_GAP seconds (unless they expire sooner). At most a
+# quarter: a 20.5-minute credential must keep its 15-minute advisory window.
+_LATE_FRACTION = 0.25
+_MIN_REFRESH_GAP = 5.0
 
 
 _MAX_SECONDS = 1e9  # about 31 years: anything longer is a mistake, and overflows timedelta
@@ -77,6 +83,17 @@ def _error_cache(value: tuple[Duration, Duration] | Duration) -> tuple[dt.timede
     return _range(value, "error_cache")
 
 
+def _flag(value: object, name: str) -> bool:
+    # bool("false") is True: refuse anything but a real bool.
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{name} must be True or False, not {type(value).__name__}")
+    return value
+
+
+def _serve_expired(value: bool) -> bool:
+    return _flag(value, "serve_expired")
+
+
 def _load_timeout(value: Duration | None) -> dt.timedelta | None:
     return None if value is None else dt.timedelta(seconds=to_seconds(value, "load_timeout"))
 
@@ -105,10 +122,12 @@ class RefreshPolicy:
             failure. ``None`` (the default) is a rule made for short
             credentials: the next attempt comes before the expiry window
             starts, or before expiration once inside it; with credentials
-            expired it is a short jittered exponential capped at 30 s; with no
-            credentials ever obtained there is no backoff. A ``(low, high)``
-            pair gives a uniform random backoff in that range instead, as the
-            cross-SDK rules do with (300 s, 600 s).
+            expired (or rejected) it is a short jittered exponential capped
+            at 30 s. A ``(low, high)`` pair gives a uniform random backoff in
+            that range instead, as the cross-SDK rules do with (300 s, 600 s).
+            With no credentials held, whatever this says, the call after a
+            first failure tries again at once and further failures back off
+            jittered exponentially from about 1 s up to 30 s.
         error_cache: How long a non-recoverable error (``AccessDenied``, a
             failed token provider...) is re-raised without contacting the
             source. A ``(low, high)`` pair is drawn uniformly; default 1-5 s.
@@ -132,7 +151,7 @@ class RefreshPolicy:
         default=(dt.timedelta(seconds=1), dt.timedelta(seconds=5)),
         converter=_error_cache,
     )
-    serve_expired: bool = attrs.field(default=False, converter=bool)
+    serve_expired: bool = attrs.field(default=False, converter=_serve_expired)
     load_timeout: dt.timedelta | None = attrs.field(
         default=dt.timedelta(seconds=30), converter=_load_timeout
     )
@@ -184,6 +203,32 @@ def advisory_seconds(policy: RefreshPolicy, lifetime: float) -> float:
     return max(window, expiry)
 
 
+def schedule(policy: RefreshPolicy, *, now: float, expires_at: float) -> tuple[float, float, float]:
+    """When to refresh credentials received at ``now`` that expire at ``expires_at``.
+
+    Returns ``(refresh_at, expire_at, advisory)``: the epoch seconds at which
+    the advisory refresh and the mandatory (expiry-window) refresh are due,
+    and the advisory window chosen from the lifetime.
+
+    Credentials that arrive inside, or nearly inside, their advisory window
+    (a skewed clock, or a source that hands back the same credentials as they
+    age) would otherwise be due for refresh at once, and again on every call.
+    Their next refresh instead waits a quarter of the time they have left (at
+    least a few seconds); inside the expiry window, that wait also holds off
+    the mandatory refresh. Each refresh then costs at most one source call per
+    quarter of the remaining lifetime.
+    """
+    lifetime = expires_at - now
+    advisory = advisory_seconds(policy, lifetime)
+    refresh_at = expires_at - advisory
+    expire_at = expires_at - policy.expiry_window.total_seconds()
+    earliest = now + max(lifetime * _LATE_FRACTION, min(_MIN_REFRESH_GAP, lifetime))
+    if refresh_at < earliest:
+        refresh_at = earliest
+        expire_at = max(expire_at, earliest)
+    return refresh_at, expire_at, advisory
+
+
 def error_cache_seconds(policy: RefreshPolicy, rng: random.Random) -> float:
     """How long to keep re-raising one non-recoverable error."""
     low, high = policy.error_cache
@@ -203,11 +248,16 @@ def backoff_seconds(
     ``expires_at`` is the expiration of the credentials still held (None when
     there are none); ``failures`` counts consecutive failures, from 1.
     """
+    if expires_at is None:
+        # Nothing to serve meanwhile, so a long pause would be an outage: the
+        # call after a first failure tries again at once (the cross-SDK rule),
+        # then a short jittered exponential backoff, whatever ``backoff`` says.
+        if failures <= 1:
+            return 0.0
+        return _jittered(rng, failures - 1, _EXPIRED_BACKOFF_CAP)
     if policy.backoff is not None:
         low, high = policy.backoff
         return rng.uniform(low.total_seconds(), high.total_seconds())
-    if expires_at is None:
-        return 0.0
     expiry_starts = expires_at - policy.expiry_window.total_seconds()
     if now < expiry_starts:
         # Outside the expiry window: back off, but try again before it starts.

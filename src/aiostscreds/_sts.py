@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import email.utils
 import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
+import attrs
 import botocore.exceptions
 import botocore.parsers
 from botocore.utils import parse_timestamp
@@ -87,6 +89,28 @@ class STSClient(Protocol):
 
 ClientFactory = Callable[[], AbstractAsyncContextManager[Any]]
 
+_T = TypeVar("_T")
+
+# A local clock behind STS's by less than this is within the Date header's
+# one-second resolution plus latency: left alone.
+_SKEW_TOLERANCE = 2.0
+
+
+class _Sealed(Generic[_T]):
+    """Holds a request or response that carries secrets, behind a repr that hides them.
+
+    Error reporters such as Sentry record the locals of every frame in a
+    traceback; the library's frames keep such values only in these.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: _T) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<sealed>"
+
 
 @contextlib.asynccontextmanager
 async def _borrowed(client: object) -> AsyncIterator[object]:
@@ -106,14 +130,14 @@ def _session_clients(session: Any, client_config: Any) -> ClientFactory:
 
 
 def _classify(
-    error: Exception, operation: str, subject: str, secret_texts: Iterable[str]
+    error: Exception, operation: str, subject: str, request: _Sealed[dict[str, Any]]
 ) -> RefreshError:
     if isinstance(error, botocore.exceptions.ClientError):
         details = error.response.get("Error", {})
         code = str(details.get("Code") or "Unknown")
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
         recoverable = code in _RECOVERABLE_CODES or status >= 500 or status == 429
-        message = _scrub(str(details.get("Message") or ""), secret_texts)
+        message = _scrub(str(details.get("Message") or ""), request)
         text = f"{operation} for {subject} failed: {code}"
         if message:
             text += f": {message}"
@@ -124,43 +148,97 @@ def _classify(
         return RefreshError(
             f"{operation} for {subject} failed: {type(error).__name__}", recoverable=True
         )
+    if _raised_by_response_parser(error):
+        # Say, botocore's RuntimeError or OverflowError for an Expiration of
+        # "1e20": a malformed response, worth another try.
+        return RefreshError(
+            f"{operation} for {subject} returned a response botocore could not parse: "
+            f"{type(error).__name__}",
+            recoverable=True,
+        )
     return RefreshError(
         f"{operation} for {subject} failed: {type(error).__name__}", recoverable=False
     )
 
 
-def _scrub(text: str, secret_texts: Iterable[str]) -> str:
-    for secret in secret_texts:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+def _raised_by_response_parser(error: BaseException) -> bool:
+    traceback = error.__traceback__
+    while traceback is not None:
+        if traceback.tb_frame.f_globals.get("__name__") == botocore.parsers.__name__:
+            return True
+        traceback = traceback.tb_next
+    return False
 
 
-def _credentials_from(
-    response: object, *, operation: str, subject: str, account_id: str | None, now: float
-) -> Credentials:
+def _scrub(text: str, request: _Sealed[dict[str, Any]]) -> str:
+    code = request.value.get("TokenCode")
+    return text.replace(code, "***") if code else text
+
+
+def _read_credentials(response: object, account_id: str | None) -> Credentials | str:
+    """The credentials in ``response``, or what is wrong with it. Never raises.
+
+    Nothing is raised from here, so that no traceback holds this frame and its
+    locals, which hold the secrets.
+    """
     fields = response.get("Credentials") if isinstance(response, Mapping) else None
     names = ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")
     if not isinstance(fields, Mapping) or not all(fields.get(name) for name in names):
-        raise RefreshError(
-            f"{operation} for {subject} returned a response without complete Credentials",
-            recoverable=True,
-        )
-    expiration = fields["Expiration"]
+        return "returned a response without complete Credentials"
     try:
+        expiration = fields["Expiration"]
         if not isinstance(expiration, dt.datetime):
+            # botocore raises ValueError, RuntimeError or OverflowError for
+            # what it cannot read: any of them is a malformed response.
             expiration = parse_timestamp(expiration)
-        credentials = Credentials(
+        return Credentials(
             access_key_id=str(fields["AccessKeyId"]),
             secret_access_key=str(fields["SecretAccessKey"]),
             session_token=str(fields["SessionToken"]),
             expiration=expiration,
             account_id=str(fields.get("AccountId") or account_id or "") or None,
         )
-    except (TypeError, ValueError):
-        raise RefreshError(
-            f"{operation} for {subject} returned an unreadable Expiration", recoverable=True
-        ) from None
+    except Exception:
+        return "returned an unreadable Expiration"
+
+
+def _clock_behind(response: object, now: float) -> float:
+    """How many seconds the local clock runs behind STS's, from the HTTP Date header.
+
+    0 when it does not run behind (or there is no usable header).
+    """
+    try:
+        date = response["ResponseMetadata"]["HTTPHeaders"]["date"]  # type: ignore[index]
+        server_now = email.utils.parsedate_to_datetime(date).timestamp()
+    except Exception:
+        return 0.0
+    behind = server_now - now
+    return behind if behind > _SKEW_TOLERANCE else 0.0
+
+
+def _credentials_from(
+    response: _Sealed[Mapping[str, Any]],
+    *,
+    operation: str,
+    subject: str,
+    account_id: str | None,
+    now: float,
+) -> Credentials:
+    credentials = _read_credentials(response.value, account_id)
+    if isinstance(credentials, str):
+        raise RefreshError(f"{operation} for {subject} {credentials}", recoverable=True)
+    behind = _clock_behind(response.value, now)
+    if behind:
+        # The credentials stop working when the local clock reads Expiration
+        # minus the skew: every decision about them is made in local time.
+        log.warning(
+            "the local clock runs %.0f s behind STS's (HTTP Date header): "
+            "treating the credentials as expiring that much earlier",
+            behind,
+        )
+        credentials = attrs.evolve(
+            credentials, expiration=credentials.expiration - dt.timedelta(seconds=behind)
+        )
     if credentials.expires_at <= now:
         raise RefreshError(
             f"{operation} for {subject} returned credentials that expired at "
@@ -265,40 +343,38 @@ class _STSProvider:
         credentials, _ = await self._fetch()
         return credentials
 
-    async def _fetch(self) -> tuple[Credentials, Mapping[str, Any]]:
-        params = self._request()
-        secret_texts: list[str] = []
+    async def _fetch(self) -> tuple[Credentials, _Sealed[Mapping[str, Any]]]:
+        # The request (with the MFA code) and the response (with the secret
+        # key) stay sealed: this frame is in the traceback of every failure.
+        request = _Sealed(self._request())
         if self._mfa is not None:
-            code = await self._mfa.next_code()
-            secret_texts.append(code)
-            params["SerialNumber"] = self._mfa.serial_number
-            params["TokenCode"] = code
+            request.value["SerialNumber"] = self._mfa.serial_number
+            request.value["TokenCode"] = await self._mfa.next_code()
         subject = self._subject()
         started = time.monotonic()
         try:
             if self._load_timeout is None:
-                response = await self._call(params)
+                response = await self._call(request)
             else:
                 with anyio.fail_after(self._load_timeout):
-                    response = await self._call(params)
+                    response = await self._call(request)
         except CredentialsError:
             raise
         except Exception as error:
-            raise _classify(error, self._operation, subject, secret_texts) from error
+            raise _classify(error, self._operation, subject, request) from error
         credentials = _credentials_from(
             response,
             operation=self._operation,
             subject=subject,
-            account_id=self._account_id(response),
+            account_id=self._account_id(response.value),
             now=self._clock(),
         )
         self._log_success(credentials, time.monotonic() - started)
         return credentials, response
 
-    async def _call(self, params: dict[str, Any]) -> Mapping[str, Any]:
+    async def _call(self, request: _Sealed[dict[str, Any]]) -> _Sealed[Mapping[str, Any]]:
         async with self._clients() as client:
-            response: Mapping[str, Any] = await getattr(client, self._method)(**params)
-            return response
+            return _Sealed(await getattr(client, self._method)(**request.value))
 
     async def get_credentials(self) -> Credentials:
         """Return usable credentials through the provider's cache, refreshing if due.
@@ -491,7 +567,7 @@ class AssumeRoleProvider(_STSProvider):
                 )
                 return stored
             credentials, response = await self._fetch()
-            await guarded_store(shared, key, response, credentials, mfa=self._mfa is not None)
+            await guarded_store(shared, key, response.value, credentials, mfa=self._mfa is not None)
             return credentials
 
     def _reusable(self, stored: Credentials) -> bool:
