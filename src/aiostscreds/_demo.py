@@ -20,7 +20,8 @@ import anyio
 
 from ._aiobotocore import install
 from ._sts import AssumeRoleProvider
-from ._tokens import TokenProvider, stdin_token_provider
+from ._terminal import stdin_token_provider
+from ._tokens import TokenProvider
 
 DEMO_ROLE = "arn:aws:iam::123456789012:role/demo-admin"
 DEMO_MFA = "arn:aws:iam::123456789012:mfa/demo-user"
