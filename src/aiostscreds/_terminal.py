@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import termios
+from typing import NoReturn
 
 import anyio
+
+try:
+    import termios
+except ImportError:  # pragma: no cover - Windows: no terminal to prompt on
+    _HAVE_TERMIOS = False
+else:
+    _HAVE_TERMIOS = True
 
 from ._crossloop import Lock
 from ._errors import TokenProviderError
@@ -67,16 +74,22 @@ controlling terminal.
 
 
 def _open_terminal() -> int:
+    if not _HAVE_TERMIOS:  # pragma: no cover - Windows
+        _no_terminal("no termios on this platform")
     # A file description of our own, so O_NONBLOCK does not leak into stdin's.
     try:
         fd = os.open(_TERMINAL, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as error:
-        reason = error.strerror
+        reason = error.strerror or type(error).__name__
     else:
         if os.isatty(fd):
             return fd
         os.close(fd)
         reason = "not a terminal"
+    _no_terminal(reason)
+
+
+def _no_terminal(reason: str) -> NoReturn:
     raise TokenProviderError(
         f"no terminal to ask for the MFA code on ({_TERMINAL}: {reason}); where nobody "
         "can type a code (CI, containers, services), pass token_provider=, for example "
