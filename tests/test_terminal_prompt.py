@@ -205,6 +205,22 @@ def test_ctrl_c_at_the_prompt_ends_the_program_and_restores_echo(start: Any) -> 
     assert terminal.echo_is_on()
 
 
+def test_prompts_from_two_event_loops_in_two_threads_take_turns(start: Any) -> None:
+    terminal = start("two")
+    terminal.wait_for_screen(PROMPT)
+    assert terminal.report() == {"loop_turning": True}  # both prompts have been asked for
+    terminal.drain_screen()
+    assert terminal.screen.count(PROMPT.encode()) == 1  # the second waits its turn
+    terminal.type(b"111111\n")
+    terminal.wait_for_screen(PROMPT, count=2)
+    terminal.type(b"222222\n")
+    assert terminal.report() == {"codes": ["111111", "222222"]}
+    returncode, stderr = terminal.finish()
+    assert returncode == 0 and stderr == b""
+    assert terminal.screen.count(PROMPT.encode()) == 2
+    assert terminal.echo_is_on()
+
+
 def test_no_terminal_is_a_clear_error(start: Any) -> None:
     terminal = start("no-terminal", with_terminal=False)
     report = terminal.report()

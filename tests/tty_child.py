@@ -16,6 +16,7 @@ import sys
 import threading
 
 import anyio
+import anyio.to_thread
 
 from aiostscreds import TokenProviderError, terminal_token_provider
 from aiostscreds._tokens import MFACodes
@@ -94,7 +95,34 @@ async def no_terminal() -> None:
         report(error=str(error))
 
 
+async def two_at_once() -> None:
+    """A prompt on this event loop and one on another loop in another thread."""
+    other = "trio" if sys.argv[1] == "asyncio" else "asyncio"
+    codes: list[str] = []
+    thread = threading.Thread(
+        target=lambda: codes.append(anyio.run(terminal_token_provider, SERIAL, backend=other))
+    )
+    thread.start()
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            if ticks == 20:
+                report(loop_turning=True)
+            await anyio.sleep(0.005)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ticker)
+        codes.append(await terminal_token_provider(SERIAL))
+        tg.cancel_scope.cancel()
+    await anyio.to_thread.run_sync(thread.join)
+    report(codes=sorted(codes))
+
+
 SCENARIOS = {
+    "two": two_at_once,
     "prompt": prompt_once,
     "timeout": timeout_then_late_code,
     "cancel": cancelled,
