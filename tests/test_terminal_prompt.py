@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from .conftest import MFA_SERIAL
+from .fault_proxy import FaultProxy
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = Path(__file__).with_name("tty_child.py")
@@ -41,7 +42,14 @@ def backend(request: pytest.FixtureRequest) -> str:
 class Terminal:
     """A child process whose controlling terminal is a pty held by the test."""
 
-    def __init__(self, backend: str, scenario: str, *, with_terminal: bool = True) -> None:
+    def __init__(
+        self,
+        backend: str,
+        scenario: str,
+        *,
+        with_terminal: bool = True,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.master, self.slave = pty.openpty()
         self.screen = b""
         env = {
@@ -49,6 +57,13 @@ class Terminal:
             "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
             "HOME": str(ROOT),
             "LANG": "C.UTF-8",
+            "AWS_CONFIG_FILE": os.environ["AWS_CONFIG_FILE"],
+            "AWS_SHARED_CREDENTIALS_FILE": os.environ["AWS_SHARED_CREDENTIALS_FILE"],
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "AKIATESTSOURCE000001",
+            "AWS_SECRET_ACCESS_KEY": "test-source-secret-key",
+            **(extra_env or {}),
         }
         self.process = subprocess.Popen(
             [
@@ -219,6 +234,24 @@ def test_prompts_from_two_event_loops_in_two_threads_take_turns(start: Any) -> N
     assert returncode == 0 and stderr == b""
     assert terminal.screen.count(PROMPT.encode()) == 2
     assert terminal.echo_is_on()
+
+
+def test_code_typed_at_the_prompt_reaches_sts_and_aclose_ends_the_next_prompt(
+    start: Any, fault_proxy: FaultProxy
+) -> None:
+    terminal = start("assume-role", extra_env={"STS_ENDPOINT": fault_proxy.url})
+    terminal.wait_for_screen(PROMPT)
+    terminal.type(b"135790\n")
+    assert terminal.report() == {"assumed": True}
+    assert [c.token_code for c in fault_proxy.credential_calls()] == ["135790"]
+    terminal.wait_for_screen(PROMPT, count=2)  # the second refresh asks again
+    assert not terminal.echo_is_on()
+    terminal.go()  # the program closes the provider while the prompt is open
+    assert terminal.report() == {"errors": ["CredentialsError"]}
+    assert terminal.echo_is_on()  # while the program carries on
+    returncode, stderr = terminal.finish()
+    assert returncode == 0 and stderr == b""
+    assert len(fault_proxy.credential_calls()) == 1  # no STS call for the closed prompt
 
 
 def test_no_terminal_is_a_clear_error(start: Any) -> None:

@@ -14,11 +14,17 @@ import json
 import os
 import sys
 import threading
+from typing import Any
 
 import anyio
 import anyio.to_thread
 
-from aiostscreds import TokenProviderError, terminal_token_provider
+from aiostscreds import (
+    AssumeRoleProvider,
+    CredentialsError,
+    TokenProviderError,
+    terminal_token_provider,
+)
 from aiostscreds._tokens import MFACodes
 
 SERIAL = "arn:aws:iam::123456789012:mfa/tester"
@@ -121,7 +127,51 @@ async def two_at_once() -> None:
     report(codes=sorted(codes))
 
 
+def sts_client() -> Any:
+    """A real STS client for moto's server, whose URL is in STS_ENDPOINT."""
+    from aiobotocore.config import AioConfig
+    from aiobotocore.session import AioSession
+
+    config = AioConfig()
+    if sys.argv[1] == "trio":
+        from aiobotocore.httpxsession import HttpxSession
+
+        config = AioConfig(http_session_cls=HttpxSession)
+    return AioSession().create_client(
+        "sts", endpoint_url=os.environ["STS_ENDPOINT"], config=config
+    )
+
+
+async def assume_role() -> None:
+    """AssumeRole with the prompt's code; then a second refresh, closed mid-prompt."""
+    async with sts_client() as client:
+        provider = AssumeRoleProvider(
+            client,
+            "arn:aws:iam::123456789012:role/aiostscreds-test",
+            serial_number=SERIAL,
+            token_provider=terminal_token_provider,
+        )
+        credentials = await provider.force_refresh()
+        report(assumed=credentials.access_key_id.startswith("ASIA"))
+        errors: list[str] = []
+
+        async def caller() -> None:
+            try:
+                await provider.force_refresh()
+            except CredentialsError as error:
+                errors.append(type(error).__name__)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(caller)
+            await anyio.wait_readable(sys.stdin.fileno())  # the test saw the second prompt
+            sys.stdin.readline()
+            await provider.aclose()
+        report(errors=errors)
+        sys.stdin.readline()  # stay alive while the test looks at the terminal
+
+
 SCENARIOS = {
+    "assume-role": assume_role,
     "two": two_at_once,
     "prompt": prompt_once,
     "timeout": timeout_then_late_code,
