@@ -103,7 +103,7 @@ class MFACodes:
         if token_provider is None and token_code is None:
             raise ConfigurationError(
                 "serial_number is set but neither token_code nor token_provider is: "
-                "pass token_provider= (for example aiostscreds.stdin_token_provider) "
+                "pass token_provider= (for example aiostscreds.terminal_token_provider) "
                 "so each refresh can get a new MFA code"
             )
         if token_provider is not None and not callable(token_provider):
