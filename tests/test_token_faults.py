@@ -363,6 +363,9 @@ async def test_refreshes_that_time_out_wait_for_the_one_blocking_call_left_runni
                 await provider.get_credentials()
         assert device.calls == 1
         assert threading.active_count() <= threads_before + 1
+        # A daemon thread: interpreter exit (after Ctrl-C, say) does not wait for it.
+        (call_thread,) = [t for t in threading.enumerate() if "token provider" in t.name]
+        assert call_thread.daemon
     finally:
         device.released.set()
     clock.advance(60)
