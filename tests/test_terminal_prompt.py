@@ -254,6 +254,16 @@ def test_code_typed_at_the_prompt_reaches_sts_and_aclose_ends_the_next_prompt(
     assert len(fault_proxy.credential_calls()) == 1  # no STS call for the closed prompt
 
 
+def test_ctrl_d_at_the_prompt_is_a_clear_error(start: Any) -> None:
+    terminal = start("eof")
+    terminal.wait_for_screen(PROMPT)
+    terminal.type(b"\x04")  # end of input on an empty line
+    assert "Ctrl-D" in terminal.report()["error"]
+    returncode, stderr = terminal.finish()
+    assert returncode == 0 and stderr == b""
+    assert terminal.echo_is_on()
+
+
 def test_no_terminal_is_a_clear_error(start: Any) -> None:
     terminal = start("no-terminal", with_terminal=False)
     report = terminal.report()

@@ -94,7 +94,7 @@ async def forever() -> None:
     report(returned=True)
 
 
-async def no_terminal() -> None:
+async def prompt_error() -> None:
     try:
         await terminal_token_provider(SERIAL)
     except TokenProviderError as error:
@@ -177,7 +177,8 @@ SCENARIOS = {
     "timeout": timeout_then_late_code,
     "cancel": cancelled,
     "forever": forever,
-    "no-terminal": no_terminal,
+    "no-terminal": prompt_error,
+    "eof": prompt_error,
 }
 
 if __name__ == "__main__":
