@@ -325,3 +325,138 @@ async def test_prompts_never_stack_up_under_many_waiters_and_repeated_refreshes(
     assert codes == prompt.codes  # every prompt went to exactly one STS call, in order
     assert len(set(codes)) == len(codes)
     assert rounds <= len(codes) <= 4 * rounds
+
+
+# One provider call at a time, ever -------------------------------------------------------
+
+
+class BlockingDevice:
+    """A blocking token provider that answers only when released; counts its calls."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        self.calls = 0
+        self.released = threading.Event()
+
+    def __call__(self, serial_number: str) -> str:
+        self.calls += 1
+        if not self.released.wait(30):
+            raise TimeoutError("never released")
+        return self.code
+
+
+async def test_refreshes_that_time_out_wait_for_the_one_blocking_call_left_running(
+    proxied_sts: Any, fault_proxy: FaultProxy
+) -> None:
+    """A hung hardware token and token_timeout: 30 refreshes give up on it, but
+    only one call (and one thread) is ever open; its late answer serves the next
+    refresh, once."""
+    device = BlockingDevice("123123")
+    provider = make_provider(proxied_sts, fault_proxy, device, token_timeout=0.05)
+    clock = provider.cache._clock
+    assert isinstance(clock, FakeClock)
+    threads_before = threading.active_count()
+    try:
+        for _ in range(30):
+            clock.advance(60)  # past any error cache or backoff: every get() refreshes
+            with pytest.raises(CredentialsError):
+                await provider.get_credentials()
+        assert device.calls == 1
+        assert threading.active_count() <= threads_before + 1
+        # A daemon thread: interpreter exit (after Ctrl-C, say) does not wait for it.
+        (call_thread,) = [t for t in threading.enumerate() if "token provider" in t.name]
+        assert call_thread.daemon
+    finally:
+        device.released.set()
+    clock.advance(60)
+    credentials = await provider.get_credentials()
+    assert credentials.access_key_id
+    assert device.calls == 1  # the late answer was used, not a new call
+    assert [c.token_code for c in fault_proxy.credential_calls()] == ["123123"]
+
+
+async def test_late_answer_of_an_abandoned_blocking_call_reaches_the_refresh_asking_now(
+    proxied_sts: Any, fault_proxy: FaultProxy
+) -> None:
+    device = BlockingDevice("414141")
+    provider = make_provider(proxied_sts, fault_proxy, device)
+    try:
+        with anyio.move_on_after(0.05) as scope:
+            await provider.retrieve()  # retrieve() runs in this task: cancelling it gives up
+        assert scope.cancelled_caught
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(provider.retrieve)
+            await anyio.sleep(0.01)
+            device.released.set()
+    finally:
+        device.released.set()
+    assert device.calls == 1
+    assert [c.token_code for c in fault_proxy.credential_calls()] == ["414141"]
+
+
+async def test_async_provider_is_never_called_twice_at_once(
+    proxied_sts: Any, fault_proxy: FaultProxy
+) -> None:
+    prompt = Prompt()
+
+    async def async_prompt(serial_number: str) -> str:
+        code = prompt.enter()
+        try:
+            await anyio.sleep(0.02)
+            return code
+        finally:
+            prompt.leave()
+
+    provider = make_provider(proxied_sts, fault_proxy, async_prompt)
+    async with anyio.create_task_group() as tg:
+        for _ in range(5):
+            tg.start_soon(provider.retrieve)  # five STS calls, bypassing the single flight
+    assert prompt.most_open == 1
+    assert [c.token_code for c in fault_proxy.credential_calls()] == prompt.codes
+    assert len(prompt.codes) == 5
+
+
+async def test_async_provider_that_times_out_is_cancelled_not_left_running(
+    proxied_sts: Any, fault_proxy: FaultProxy
+) -> None:
+    prompt = Prompt()
+
+    async def hangs(serial_number: str) -> str:
+        prompt.enter()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            prompt.leave()
+        raise AssertionError
+
+    provider = make_provider(proxied_sts, fault_proxy, hangs, token_timeout=0.05)
+    for _ in range(3):
+        with pytest.raises(TokenProviderError, match="token_timeout"):
+            await provider.retrieve()
+        assert prompt.open == 0
+    assert prompt.most_open == 1 and len(prompt.codes) == 3
+    assert fault_proxy.credential_calls() == []
+
+
+def test_blocking_call_abandoned_on_one_event_loop_answers_on_another() -> None:
+    """The call left running by asyncio's refresh serves trio's, and vice versa."""
+    import datetime as dt
+
+    from aiostscreds._tokens import MFACodes
+
+    for first, second in [("asyncio", "trio"), ("trio", "asyncio")]:
+        device = BlockingDevice("777777")
+        codes = MFACodes(
+            MFA_SERIAL,
+            token_code=None,
+            token_provider=device,
+            timeout=dt.timedelta(seconds=0.05),
+        )
+        try:
+            with pytest.raises(TokenProviderError, match="token_timeout"):
+                anyio.run(codes.next_code, backend=first)
+        finally:
+            device.released.set()
+        assert anyio.run(codes.next_code, backend=second) == "777777"
+        assert device.calls == 1

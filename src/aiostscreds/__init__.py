@@ -19,7 +19,8 @@ from ._errors import (
 from ._policy import RefreshPolicy
 from ._profiles import TokenProviderRequiredError, session_from_profile
 from ._sts import AssumeRoleProvider, SessionTokenProvider
-from ._tokens import TokenProvider, stdin_token_provider
+from ._terminal import stdin_token_provider, terminal_token_provider
+from ._tokens import TokenProvider
 from ._totp import TOTPTokenProvider
 from .caches import FileCache, SharedCache
 
@@ -46,6 +47,7 @@ __all__ = [
     "install",
     "session_from_profile",
     "stdin_token_provider",
+    "terminal_token_provider",
 ]
 
 __version__ = "0.1.0"

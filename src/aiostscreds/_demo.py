@@ -20,7 +20,8 @@ import anyio
 
 from ._aiobotocore import install
 from ._sts import AssumeRoleProvider
-from ._tokens import TokenProvider, stdin_token_provider
+from ._terminal import terminal_token_provider
+from ._tokens import TokenProvider
 
 DEMO_ROLE = "arn:aws:iam::123456789012:role/demo-admin"
 DEMO_MFA = "arn:aws:iam::123456789012:mfa/demo-user"
@@ -57,7 +58,7 @@ def _token_source(mfa_code: str | None) -> tuple[TokenProvider, str]:
         # Real STS takes each code once; the local STS does not check.
         return (lambda serial_number: mfa_code), "the --mfa-code given"
     if sys.stdin is not None and sys.stdin.isatty():
-        return stdin_token_provider, "a prompt on this terminal"
+        return terminal_token_provider, "a prompt on this terminal"
     return _demo_device(), "a built-in demo MFA device (stdin is not a terminal)"
 
 

@@ -454,7 +454,7 @@ class AssumeRoleProvider(_STSProvider):
             the first STS attempt only.
         token_provider: Called with the serial number on every refresh for a
             new code; wins over ``token_code``. ``async`` callables are awaited
-            on the loop; others run in a worker thread.
+            on the loop; others run in a daemon thread. One call at a time.
         refresh: The refresh policy; its windows must fit ``duration``.
         clock: Returns epoch seconds; for tests.
         cache: A :class:`SharedCache`, such as :class:`FileCache` (other

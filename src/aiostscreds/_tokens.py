@@ -1,28 +1,29 @@
-"""MFA codes: calling token providers off the event loop, and the stdin prompt."""
+"""MFA codes: one token-provider call at a time, off the event loop."""
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
-import getpass
 import inspect
 import re
-import sys
 import threading
 from collections.abc import Awaitable, Callable
 
 import anyio
-import anyio.to_thread
 
+from ._crossloop import Lock, Signal
 from ._errors import ConfigurationError, TokenProviderError
 from ._validation import check_string, check_token_code
 
-__all__ = ["TokenProvider", "MFACodes", "stdin_token_provider"]
+__all__ = ["TokenProvider", "MFACodes"]
 
 TokenProvider = Callable[[str], str | Awaitable[str]]
 """A callable that takes the MFA device's serial number and returns a code.
 
 ``async def`` functions, and objects with an ``async def __call__``, are
-awaited on the event loop. Any other callable runs in a worker thread.
+awaited on the event loop, and cancelled when the wait for them is. Any other
+callable runs in a daemon thread of its own; such a call cannot be cancelled,
+so a wait that gives up on it leaves it running, and the next code is its answer.
 """
 
 _SIX_DIGITS = re.compile(r"[0-9]{6}", re.ASCII)
@@ -34,16 +35,59 @@ def is_async_callable(fn: object) -> bool:
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call)
 
 
-async def _ask(provider: TokenProvider, serial_number: str) -> object:
-    if is_async_callable(provider):
-        return await provider(serial_number)  # type: ignore[misc]
-    # A blocking provider (a prompt, a hardware token) must never stall the loop.
-    # If the wait is cancelled, the thread is abandoned and its answer dropped.
-    return await anyio.to_thread.run_sync(provider, serial_number, abandon_on_cancel=True)
+class _BlockingCall:
+    """One call of a blocking token provider, in a daemon thread of its own.
+
+    A daemon thread, not one of anyio's workers: interpreter exit (after Ctrl-C,
+    say) must not wait for a hardware token or a prompt that nobody answers.
+    The outcome stays here until a refresh takes it, however late it comes.
+    """
+
+    __slots__ = ("_answer", "_error", "done")
+
+    def __init__(self, provider: Callable[[str], object], serial_number: str) -> None:
+        self.done = Signal()
+        self._answer: object = None
+        self._error: BaseException | None = None
+        context = contextvars.copy_context()
+        threading.Thread(
+            target=self._run,
+            args=(context, provider, serial_number),
+            name=f"aiostscreds token provider for {serial_number}",
+            daemon=True,
+        ).start()
+
+    def _run(
+        self,
+        context: contextvars.Context,
+        provider: Callable[[str], object],
+        serial_number: str,
+    ) -> None:
+        try:
+            self._answer = context.run(provider, serial_number)
+        except BaseException as error:  # handed to the refresh that takes the outcome
+            self._error = error
+        finally:
+            self.done.set()
+
+    def take(self) -> object:
+        """The provider's answer; raises what the provider raised. Call once, when done."""
+        self.done.close()
+        error, self._error = self._error, None
+        answer, self._answer = self._answer, None
+        if error is not None:
+            raise error
+        return answer
 
 
 class MFACodes:
-    """Hands out one MFA code per STS call, from a provider or a single static code."""
+    """Hands out one MFA code per STS call, from a provider or a single static code.
+
+    The provider is called at most once at a time, and never again while a
+    blocking call that a timed-out or cancelled refresh gave up on is still
+    running: the next refresh waits for that call's answer, or takes it if it
+    has come, and each answer serves one STS call only.
+    """
 
     def __init__(
         self,
@@ -59,7 +103,7 @@ class MFACodes:
         if token_provider is None and token_code is None:
             raise ConfigurationError(
                 "serial_number is set but neither token_code nor token_provider is: "
-                "pass token_provider= (for example aiostscreds.stdin_token_provider) "
+                "pass token_provider= (for example aiostscreds.terminal_token_provider) "
                 "so each refresh can get a new MFA code"
             )
         if token_provider is not None and not callable(token_provider):
@@ -70,6 +114,9 @@ class MFACodes:
         # A static code works once: STS rejects a TOTP code that was already used.
         self._static_code = None if token_provider is not None else token_code
         self._timeout = None if timeout is None else timeout.total_seconds()
+        # One provider call in flight at a time, whatever the loop or thread asking.
+        self._lock = Lock()
+        self._blocking_call: _BlockingCall | None = None
 
     async def next_code(self) -> str:
         """A code for the next STS call. Raises :class:`TokenProviderError`."""
@@ -81,12 +128,14 @@ class MFACodes:
                     "earlier STS call; a refresh needs a new MFA code, so pass token_provider="
                 )
             return code
+        # The answer never becomes a local of a frame that raises: it may be a code.
+        return _checked(await self._answer(self._provider), self.serial_number)
+
+    async def _answer(self, provider: TokenProvider) -> object:
         try:
-            if self._timeout is None:
-                answer = await _ask(self._provider, self.serial_number)
-            else:
-                with anyio.fail_after(self._timeout):
-                    answer = await _ask(self._provider, self.serial_number)
+            with anyio.fail_after(self._timeout):
+                async with self._lock:
+                    return await self._ask(provider)
         except TimeoutError:
             raise TokenProviderError(
                 f"the token provider gave no MFA code for {self.serial_number} "
@@ -98,43 +147,43 @@ class MFACodes:
             raise TokenProviderError(
                 f"the token provider for {self.serial_number} raised {type(error).__name__}"
             ) from error
-        if inspect.isawaitable(answer):
-            if inspect.iscoroutine(answer):
-                answer.close()
-            raise TokenProviderError(
-                "the token provider returned an awaitable from a plain function; "
-                "make it an async def so it is awaited on the event loop"
-            )
-        if not isinstance(answer, str) or _SIX_DIGITS.fullmatch(answer) is None:
-            # Never echo the answer: it may be a real code with stray whitespace.
-            raise TokenProviderError(
-                f"the token provider for {self.serial_number} must return exactly "
-                f"6 ASCII digits, got {_describe(answer)}"
-            )
+
+    async def _ask(self, provider: TokenProvider) -> object:
+        # Called with self._lock held: one provider call at a time, ever.
+        if is_async_callable(provider):
+            # Cancelling the wait (token_timeout, aclose()) cancels the call itself.
+            return await provider(self.serial_number)  # type: ignore[misc]
+        # A blocking call cannot be cancelled. One left running by a wait that
+        # gave up is waited for (or its answer taken) instead of starting another.
+        call = self._blocking_call
+        if call is None:
+            call = self._blocking_call = _BlockingCall(provider, self.serial_number)
+        await call.done.wait()
+        self._blocking_call = None
+        return call.take()
+
+
+def _checked(answer: object, serial_number: str) -> str:
+    if isinstance(answer, str) and _SIX_DIGITS.fullmatch(answer) is not None:
         return answer
+    if inspect.isawaitable(answer):
+        if inspect.iscoroutine(answer):
+            answer.close()
+        raise TokenProviderError(
+            "the token provider returned an awaitable from a plain function; "
+            "make it an async def so it is awaited on the event loop"
+        )
+    # Never echo the answer, and drop it before raising: it may be a real code
+    # with stray whitespace, and error reporters record the locals of frames.
+    description = _describe(answer)
+    del answer
+    raise TokenProviderError(
+        f"the token provider for {serial_number} must return exactly "
+        f"6 ASCII digits, got {description}"
+    )
 
 
 def _describe(answer: object) -> str:
     if not isinstance(answer, str):
         return f"a {type(answer).__name__}"
     return f"a str of {len(answer)} characters"
-
-
-# One prompt at a time in the whole process, whatever the event loop or thread.
-_prompt_lock = threading.Lock()
-
-
-def _prompt_blocking(serial_number: str) -> str:
-    with _prompt_lock:
-        return getpass.getpass(f"MFA code for {serial_number}: ", stream=sys.stderr).strip()
-
-
-async def stdin_token_provider(serial_number: str) -> str:
-    """Ask for an MFA code on the controlling terminal.
-
-    Prompts ``MFA code for <serial>: `` on the terminal (falling back to stderr
-    and stdin when there is none) and reads the answer in a worker thread, so
-    the event loop keeps running. Prompts are serialised process-wide: two
-    never interleave. Surrounding whitespace in the answer is ignored.
-    """
-    return await anyio.to_thread.run_sync(_prompt_blocking, serial_number, abandon_on_cancel=True)
