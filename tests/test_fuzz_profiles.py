@@ -200,8 +200,9 @@ def test_valid_profile_round_trips_into_the_assume_role_request(
     expected: dict[str, Any] = {
         "RoleArn": role_arn,
         "RoleSessionName": session_name or provider.role_session_name,
-        "DurationSeconds": duration or 900,
     }
+    if duration is not None:  # none configured: none sent, STS gives 1 hour
+        expected["DurationSeconds"] = duration
     if external_id is not None:
         expected["ExternalId"] = external_id
     if mfa:

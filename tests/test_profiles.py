@@ -102,7 +102,9 @@ async def test_static_to_role_to_mfa_role_chain_signs_as_the_last_role(
     assert "SerialNumber" not in middle_request
     assert top_request["SerialNumber"] == ALICE_MFA
     assert top_request["TokenCode"] == "400001"
-    assert top_request["DurationSeconds"] == "900"
+    # No duration_seconds: nothing sent, as botocore and the AWS CLI do (STS gives 1 hour).
+    assert "DurationSeconds" not in top_request and "DurationSeconds" not in middle_request
+    assert top.duration.total_seconds() == 3600
     assert top_request["_signing_key"] == (await middle.get_credentials()).access_key_id
     assert tokens.prompts == [ALICE_MFA]
 
@@ -166,7 +168,7 @@ async def test_profile_may_source_its_own_static_keys(shared_config: WriteConfig
     assert ":assumed-role/middle/" in identity["Arn"]
 
 
-async def test_duration_seconds_and_the_15_minute_default_are_requested(
+async def test_duration_seconds_and_external_id_are_requested(
     shared_config: WriteConfig, moto_endpoint: str
 ) -> None:
     shared_config(
@@ -347,7 +349,7 @@ def test_bad_config_is_refused_naming_profile_and_key(
 def test_refresh_policy_must_fit_each_hop(shared_config: WriteConfig) -> None:
     shared_config(CHAIN, BASE_KEYS)
     with pytest.raises(ConfigurationError, match="'middle'"):
-        session_from_profile("middle", refresh=RefreshPolicy(expiry_window=900))
+        session_from_profile("middle", refresh=RefreshPolicy(expiry_window=3600))
 
 
 def test_cache_must_implement_shared_cache(shared_config: WriteConfig, tmp_path: Path) -> None:

@@ -16,10 +16,16 @@ from ._errors import (
     TokenProviderError,
 )
 from ._policy import RefreshPolicy
-from ._profiles import TokenProviderRequiredError, session_from_profile
+from ._profiles import (
+    ProfileProvider,
+    TokenProviderRequiredError,
+    profile_provider,
+    session_from_profile,
+)
 from ._sts import AssumeRoleProvider, SessionTokenProvider
 from ._tokens import TokenProvider, stdin_token_provider
 from ._totp import TOTPTokenProvider
+from ._web_identity import WebIdentityProvider
 from .caches import FileCache, SharedCache
 
 __all__ = [
@@ -32,6 +38,7 @@ __all__ = [
     "CredentialsError",
     "CredentialsExpiredError",
     "FileCache",
+    "ProfileProvider",
     "RefreshError",
     "RefreshPolicy",
     "SessionTokenProvider",
@@ -40,8 +47,10 @@ __all__ = [
     "TokenProvider",
     "TokenProviderError",
     "TokenProviderRequiredError",
+    "WebIdentityProvider",
     "aiobotocore_credentials",
     "install",
+    "profile_provider",
     "session_from_profile",
     "stdin_token_provider",
 ]
