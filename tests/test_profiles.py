@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -382,3 +383,57 @@ async def test_generic_aws_endpoint_url_is_honoured(
             identity = await sts.get_caller_identity()
         assert server.assume_role_calls(MIDDLE_ROLE) == 1
     assert ":assumed-role/middle/" in identity["Arn"]
+
+
+class ClockedSTS:
+    """A stand-in STS (engine-level test) whose credentials live as STS would give them."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.calls: list[dict[str, Any]] = []
+
+    async def assume_role(self, **params: Any) -> dict[str, Any]:
+        self.calls.append(params)
+        lifetime = params.get("DurationSeconds", 3600)  # STS's default when none is sent
+        expiration = dt.datetime.fromtimestamp(self.clock() + lifetime, dt.timezone.utc)
+        n = len(self.calls)
+        return {
+            "Credentials": {
+                "AccessKeyId": f"ASIACADENCE{n:09d}",
+                "SecretAccessKey": "s",
+                "SessionToken": "t",
+                "Expiration": expiration,
+            }
+        }
+
+
+@pytest.mark.parametrize(
+    ("duration", "prompts"),
+    [
+        pytest.param(dt.timedelta(minutes=15), 48, id="15-minutes"),
+        pytest.param(None, 11, id="no-DurationSeconds-1-hour"),
+    ],
+)
+async def test_mfa_prompt_cadence_over_an_8_hour_working_day(
+    duration: dt.timedelta | None, prompts: int
+) -> None:
+    """15-minute credentials prompt every 10 min (5-min advisory window): 48 times a day;
+    1-hour ones every 45 min (15-min window): 11 times."""
+    from aiostscreds import AssumeRoleProvider
+
+    from .fakes import FakeClock
+
+    clock = FakeClock()
+    tokens = Tokens()
+    provider = AssumeRoleProvider(
+        ClockedSTS(clock),
+        MIDDLE_ROLE,
+        duration=duration,
+        serial_number=ALICE_MFA,
+        token_provider=tokens,
+        clock=clock,
+    )
+    for _ in range(8 * 60 * 2):  # a request every 30 s for 8 hours
+        await provider.get_credentials()
+        clock.advance(30)
+    assert len(tokens.prompts) == prompts
