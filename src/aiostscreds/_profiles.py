@@ -292,7 +292,9 @@ def _resolve(
     role_arn = _value(requested, config, "role_arn")
     if role_arn is None or _value(requested, config, "web_identity_token_file") is not None:
         # Not an assume-role profile; botocore's next provider is the web identity.
-        web_identity = _web_identity(requested, config, use_environment=use_environment)
+        web_identity = _web_identity(
+            requested if requested in profiles else None, config, use_environment=use_environment
+        )
         if web_identity is not None:
             return web_identity, []
         if role_arn is None:

@@ -163,8 +163,7 @@ class FileCache:
                     problem = "it stays writable by its group"
                 if problem is None:
                     log.info(
-                        "credential cache %s was writable by its group; "
-                        "tightened to mode %o",
+                        "credential cache %s was writable by its group; tightened to mode %o",
                         self.directory,
                         stat.S_IMODE(info.st_mode),
                     )
