@@ -437,3 +437,99 @@ async def test_mfa_prompt_cadence_over_an_8_hour_working_day(
         await provider.get_credentials()
         clock.advance(30)
     assert len(tokens.prompts) == prompts
+
+
+# Bad input: only ConfigurationError, and no STS call (issue 9, item 5) ----------------
+
+RAW_CONFIGS = [
+    pytest.param(
+        b"[profile a]\nregion = us-east-1\n[profile a]\nregion = eu-west-1\n",
+        "DuplicateSectionError",
+        id="duplicate-section",
+    ),
+    pytest.param(b"[profile a]\nregion = caf\xe9\n", "UnicodeDecodeError", id="not-utf-8"),
+    pytest.param(
+        b"\xef\xbb\xbf[profile a]\nregion = us-east-1\n", "MissingSectionHeader", id="bom"
+    ),
+    pytest.param(
+        b"aws_secret_access_key = wJalrXUtnFEMI/K7MDENG\n", "MissingSectionHeader", id="no-header"
+    ),
+    pytest.param(
+        f"[profile a]\nrole_arn = {MIDDLE_ROLE}\ncredential_source =\n"
+        "    Environment = yes\n".encode(),
+        "credential_source in profile 'a'",
+        id="credential-source-sub-section",
+    ),
+    pytest.param(
+        f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile =\n    x = y\n".encode(),
+        "source_profile in profile 'a'",
+        id="source-profile-sub-section",
+    ),
+    pytest.param(
+        b"[profile a]\nrole_arn =\n    x = y\n",
+        "role_arn in profile 'a'",
+        id="role-arn-sub-section",
+    ),
+    pytest.param(
+        f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = a\n"
+        "aws_access_key_id = K\naws_secret_access_key = S\nregion = not a region!\n".encode(),
+        "region in profile 'a'",
+        id="bad-region",
+    ),
+    pytest.param(
+        f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = b\n"
+        "[profile b]\naws_access_key_id = K\naws_secret_access_key = S\n"
+        "region = us_east_1!\n".encode(),
+        "region in profile 'b'",
+        id="bad-region-in-source",
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "named"), RAW_CONFIGS)
+def test_unparseable_or_malformed_config_is_a_configuration_error_without_sts_calls(
+    shared_config: WriteConfig, moto_endpoint: str, raw: bytes, named: str
+) -> None:
+    directory = shared_config("")
+    (directory / "config").write_bytes(raw)
+    with recording(moto_endpoint) as server:
+        with pytest.raises(ConfigurationError) as caught:
+            session_from_profile("a", token_provider=Tokens())
+        assert server.requests() == []
+    assert named in str(caught.value)
+    assert "wJalrXUtnFEMI" not in str(caught.value)  # the offending line is never quoted
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"region_name": "not a region!"}, "region_name"),
+        ({"region_name": 3}, "region_name"),
+        ({"profile": 3}, "profile"),
+        ({"profile": ""}, "profile"),
+        ({"refresh": "often"}, "refresh"),
+    ],
+)
+def test_bad_arguments_are_configuration_errors(
+    shared_config: WriteConfig, options: dict[str, Any], named: str
+) -> None:
+    shared_config(CHAIN, BASE_KEYS)
+    options.setdefault("profile", "middle")
+    with pytest.raises(ConfigurationError, match=named):
+        session_from_profile(**options)
+
+
+def test_inline_policy_nested_3000_deep_is_a_configuration_error() -> None:
+    from aiostscreds import AssumeRoleProvider
+    from aiostscreds.caches import cache_key
+
+    class NoSTS:
+        async def assume_role(self, **kwargs: Any) -> Any:
+            raise AssertionError("no STS call for bad input")
+
+    deep = '{"Statement": ' + "[" * 3000 + "]" * 3000 + "}"
+    with pytest.raises(ConfigurationError, match="policy"):
+        AssumeRoleProvider(NoSTS(), MIDDLE_ROLE, policy=deep)
+    # The key itself never fails either: an unparseable policy keeps its text.
+    assert len(cache_key({"RoleArn": MIDDLE_ROLE, "Policy": deep})) == 40
+    assert AssumeRoleProvider(NoSTS(), MIDDLE_ROLE, policy='{"a": [[[["x"]]]]}')

@@ -371,10 +371,15 @@ def _load_profiles() -> Mapping[str, Mapping[str, Any]]:
     try:
         profiles = AioSession().full_config.get("profiles", {})
     except (botocore.exceptions.BotoCoreError, OSError, UnicodeError) as error:
-        # ConfigParseError names the file: a duplicate section, a BOM, bytes that
-        # are not UTF-8...
+        # A duplicate section, a BOM, bytes that are not UTF-8, a bad sub-section...
+        # Only the inner error's type is quoted: configparser's messages quote the
+        # offending line, which may hold a secret key.
+        inner = getattr(error, "kwargs", {}).get("error", error)
+        path = getattr(error, "kwargs", {}).get("path")
+        where = f"the shared config file {path}" if path else "the shared config"
         raise ConfigurationError(
-            f"the shared config could not be read: {type(error).__name__}: {error}"
+            f"{where} could not be parsed ({type(inner).__name__}); "
+            "a repeated section, a byte-order mark or text that is not UTF-8 are common causes"
         ) from None
     if not isinstance(profiles, Mapping):
         raise ConfigurationError("the shared config holds no profiles")
