@@ -533,3 +533,52 @@ def test_inline_policy_nested_3000_deep_is_a_configuration_error() -> None:
     # The key itself never fails either: an unparseable policy keeps its text.
     assert len(cache_key({"RoleArn": MIDDLE_ROLE, "Policy": deep})) == 40
     assert AssumeRoleProvider(NoSTS(), MIDDLE_ROLE, policy='{"a": [[[["x"]]]]}')
+
+
+# A handle on a profile (issue 9, item 6) -----------------------------------------------
+
+
+async def test_profile_provider_is_a_handle_on_the_top_of_the_chain(
+    shared_config: WriteConfig, moto_endpoint: str
+) -> None:
+    from aiostscreds import AssumeRoleProvider, CredentialsError, ProfileProvider, profile_provider
+
+    shared_config(CHAIN, BASE_KEYS)
+    tokens = Tokens()
+    handle = profile_provider("top", token_provider=tokens)
+    assert isinstance(handle, ProfileProvider) and handle.profile == "top"
+    middle, top = handle.providers
+    assert handle.top is top and isinstance(top, AssumeRoleProvider)
+    assert top.role_arn == TOP_ROLE and middle.role_arn == MIDDLE_ROLE
+    assert handle.credentials is None and handle.is_expired()
+    with recording(moto_endpoint) as server:
+        first = await handle.get_credentials()
+        assert handle.credentials == first and not handle.is_expired()
+        async with handle.session.create_client("sts") as sts:
+            identity = await sts.get_caller_identity()  # the session signs with the handle's
+        assert identity["Arn"] == "arn:aws:sts::222222222222:assumed-role/top/alice-top"
+        assert server.assume_role_calls(TOP_ROLE) == 1 and len(tokens.prompts) == 1
+
+        handle.invalidate(first.access_key_id)
+        assert handle.is_expired()
+        second = await handle.get_credentials()
+        assert second.access_key_id != first.access_key_id
+        third = await handle.force_refresh()
+        assert third.access_key_id != second.access_key_id
+        assert server.assume_role_calls(TOP_ROLE) == 3
+        assert server.assume_role_calls(MIDDLE_ROLE) == 1  # the lower hop refreshes on its own
+    assert len(tokens.prompts) == 3
+
+    async with handle:
+        pass  # aclose() on exit closes every hop
+    for provider in handle.providers:
+        with pytest.raises(CredentialsError, match="closed"):
+            await provider.get_credentials()
+
+
+def test_profile_provider_refuses_a_profile_without_a_role(shared_config: WriteConfig) -> None:
+    from aiostscreds import profile_provider
+
+    shared_config("", BASE_KEYS)
+    with pytest.raises(ConfigurationError, match=r"'base'.*neither role_arn"):
+        profile_provider("base")
