@@ -425,8 +425,9 @@ async def test_mfa_prompt_cadence_over_an_8_hour_working_day(
 
     clock = FakeClock()
     tokens = Tokens()
+    sts = ClockedSTS(clock)
     provider = AssumeRoleProvider(
-        ClockedSTS(clock),
+        sts,
         MIDDLE_ROLE,
         duration=duration,
         serial_number=ALICE_MFA,
@@ -437,6 +438,8 @@ async def test_mfa_prompt_cadence_over_an_8_hour_working_day(
         await provider.get_credentials()
         clock.advance(30)
     assert len(tokens.prompts) == prompts
+    sent = {call.get("DurationSeconds") for call in sts.calls}
+    assert sent == ({None} if duration is None else {900})
 
 
 # Bad input: only ConfigurationError, and no STS call (issue 9, item 5) ----------------
