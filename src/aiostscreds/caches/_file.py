@@ -114,17 +114,27 @@ class FileCache:
       across the MFA prompt, so processes that start together make one STS
       call and one prompt. After ``lock_timeout`` a process refreshes without
       the lock and logs a WARNING.
-    * Files are written atomically with mode 0600 in a 0700 directory; symlinks
-      are never followed; a directory writable by others or owned by someone
-      else is not used, and an entry readable by others is not trusted.
-      Corrupt, foreign or expired entries are ignored (DEBUG log) and replaced.
-      The MFA token code is never written.
+    * Files are written atomically with mode 0600 in a 0700 directory. A
+      group-writable directory of the user's own (what botocore creates under
+      umask 002) is tightened to 0700 with an INFO log line; one writable by
+      others or owned by someone else is not used (WARNING).
+    * An entry is trusted only if it is a regular file (never a symlink, FIFO
+      or device: nothing ever blocks), owned by the user, readable by nobody
+      else, and, where it records ``AssumedRoleUser.Arn``, a session of the
+      requested role. Corrupt, hostile, foreign or expired entries are ignored
+      (DEBUG log) and replaced after the STS call. The MFA token code is never
+      written.
 
     Args:
-        directory: Where the entries live. Default ``~/.aws/cli/cache``, the
-            AWS CLI's own.
+        directory: Where the entries live (``str`` or ``os.PathLike[str]``).
+            Default ``~/.aws/cli/cache``, the AWS CLI's own.
         lock_timeout: How long to wait for another process's refresh, which may
             include a human typing an MFA code. Default 5 minutes.
+
+    Raises:
+        ConfigurationError: ``directory`` is not a non-empty path without NUL,
+            ``lock_timeout`` is not a duration, or the platform has no POSIX
+            locks and ownership (Windows): see the design notes.
     """
 
     def __init__(
