@@ -334,3 +334,82 @@ def test_bad_web_identity_config_is_a_configuration_error(
     profile = None if not config else ("q" if "profile q" in config else "p")
     with caplog.at_level(logging.DEBUG), pytest.raises(ConfigurationError, match=named):
         profile_provider(profile)
+
+
+# Precedence, differentially: the provider botocore's own chain picks is the one we build.
+
+PROFILE_KINDS = {
+    "static": "aws_access_key_id = AKIAPROFILESTATIC001\naws_secret_access_key = s\n",
+    "web": "role_arn = {web_role}\nweb_identity_token_file = {token_file}\n",
+    "role": "role_arn = {top_role}\nsource_profile = base\n",
+}
+PRECEDENCE_CASES = [
+    (how, kind, env_keys, env_web)
+    for how in ("explicit", "aws_profile", "implied-empty")
+    for kind in (PROFILE_KINDS if how != "implied-empty" else ["none"])
+    for env_keys in (False, True)
+    for env_web in (False, True)
+]
+
+
+def _botocore_method() -> str | None:
+    import botocore.session
+
+    profile = os.environ.pop("_TEST_EXPLICIT_PROFILE", None)
+    credentials = botocore.session.Session(profile=profile).get_credentials()
+    return None if credentials is None else str(credentials.method)
+
+
+@pytest.mark.parametrize(("how", "kind", "env_keys", "env_web"), PRECEDENCE_CASES)
+async def test_the_provider_botocore_would_pick_is_the_one_built(
+    write_config: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    token_file: Path,
+    how: str,
+    kind: str,
+    env_keys: bool,
+    env_web: bool,
+) -> None:
+    if how == "aws_profile" and env_keys and kind in ("web", "role"):
+        pytest.skip("documented difference: a role chosen by AWS_PROFILE wins over env keys")
+    config = "[profile base]\naws_access_key_id = AKIABASE000000000001\naws_secret_access_key = s\n"
+    if how != "implied-empty":
+        body = PROFILE_KINDS[kind].format(
+            web_role=WEB_ROLE, top_role=TOP_ROLE, token_file=token_file
+        )
+        config += f"[profile p]\n{body}"
+    write_config(config)
+    if not env_keys:
+        monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+        monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    if env_web:
+        monkeypatch.setenv("AWS_ROLE_ARN", TOP_ROLE)
+        monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token_file))
+    if how == "aws_profile":
+        monkeypatch.setenv("AWS_PROFILE", "p")
+    if how == "explicit":
+        monkeypatch.setenv("_TEST_EXPLICIT_PROFILE", "p")
+    expected = _botocore_method()
+
+    from aiostscreds._profiles import _assemble
+
+    session, providers = _assemble(
+        "p" if how == "explicit" else None,
+        token_provider=None,
+        cache=None,
+        refresh=RefreshPolicy(),
+        region_name=None,
+    )
+    if providers:
+        top = providers[-1]
+        built = (
+            "assume-role-with-web-identity"
+            if isinstance(top, WebIdentityProvider)
+            else "assume-role"
+        )
+        if isinstance(top, WebIdentityProvider) and env_web and how != "explicit":
+            assert top.role_arn == TOP_ROLE  # the environment's role_arn won
+    else:
+        credentials = await session.get_credentials()
+        built = None if credentials is None else credentials.method
+    assert built == expected

@@ -422,7 +422,10 @@ def _assemble(
         profiles, profile, use_environment=not explicit and not env_keys_win
     )
     if web_identity is None and not chain:
-        return _base_session(session_profile, region_name, client_config), []
+        # botocore's own session: a profile that came from the environment stays
+        # implicit there too, so its environment keys keep their precedence.
+        plain = session_profile if explicit else None
+        return _base_session(plain, region_name, client_config), []
     for hop in chain:
         if hop.mfa_serial is not None and token_provider is None:
             raise TokenProviderRequiredError(
