@@ -9,6 +9,7 @@ import logging
 import multiprocessing
 import os
 import stat
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -267,7 +268,7 @@ async def test_directory_writable_by_others_is_not_used(
     with caplog.at_level(logging.WARNING, logger="aiostscreds"):
         await AssumeRoleProvider(client, ROLE_ARN, cache=FileCache(shared)).get_credentials()
     assert list(shared.iterdir()) == []
-    assert any("writable by group or others" in r.getMessage() for r in caplog.records)
+    assert any("writable by others" in r.getMessage() for r in caplog.records)
     assert len(client.calls) == 1
 
 
@@ -396,3 +397,224 @@ def test_eight_processes_make_one_assume_role_call_and_one_prompt(
     assert assume_role_calls == 1
     assert len(prompt_log.read_text().splitlines()) == 1
     assert len(set(arns)) == 1 and ":assumed-role/aiostscreds-test/" in arns[0]
+
+
+# Hostile or broken entries (issue 9, item 4) ------------------------------------------
+
+
+def _deeply_nested() -> str:
+    return '{"Credentials": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+
+def _entry(
+    expiration: str, arn: str = "arn:aws:sts::123456789012:assumed-role/aiostscreds-test/s"
+) -> str:
+    return json.dumps(
+        {
+            "Credentials": {
+                "AccessKeyId": "ASIAPLANTEDENTRY0001",
+                "SecretAccessKey": "planted-secret",
+                "SessionToken": "planted-token",
+                "Expiration": expiration,
+            },
+            "AssumedRoleUser": {"Arn": arn, "AssumedRoleId": "AROAPLANTED:s"},
+        }
+    )
+
+
+def _in_an_hour() -> str:
+    return (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(_deeply_nested, id="json-nested-100000-deep"),
+        pytest.param(lambda: _entry("1e20"), id="expiration-1e20"),
+        pytest.param(lambda: _entry("99999-12-31T00:00:00Z"), id="expiration-year-99999"),
+        pytest.param(lambda: _entry("nan"), id="expiration-nan"),
+        pytest.param(lambda: '{"Credentials": 1e999999}', id="huge-number"),
+        pytest.param(
+            lambda: "\udcff".encode("utf-8", "surrogatepass").decode("latin-1"), id="bad-utf8"
+        ),
+        pytest.param(
+            lambda: _entry(_in_an_hour(), "arn:aws:sts::123456789012:assumed-role/other-role/s"),
+            id="another-role",
+        ),
+        pytest.param(
+            lambda: _entry(
+                _in_an_hour(), "arn:aws:sts::999999999999:assumed-role/aiostscreds-test/s"
+            ),
+            id="another-account",
+        ),
+        pytest.param(lambda: _entry(_in_an_hour(), "not an arn"), id="unparseable-role"),
+    ],
+)
+async def test_hostile_or_broken_entry_is_ignored_and_replaced_after_one_sts_call(
+    tmp_path: Path, content: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = FileCache(tmp_path)
+    client = CountingSTS()
+    provider = AssumeRoleProvider(client, ROLE_ARN, cache=cache)
+    path = tmp_path / f"{provider._cache_key}.json"
+    path.write_text(content(), encoding="latin-1")
+    path.chmod(0o600)
+    with caplog.at_level(logging.DEBUG, logger="aiostscreds"):
+        credentials = await provider.get_credentials()
+    assert len(client.calls) == 1
+    assert credentials.access_key_id == "ASIAFRESHFROMSTS0001"
+    assert json.loads(path.read_text())["Credentials"]["AccessKeyId"] == credentials.access_key_id
+    ignored = [r for r in caplog.records if "ignored" in r.getMessage()]
+    assert ignored and all(r.levelno == logging.DEBUG for r in ignored)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_entry_for_the_same_role_reached_by_a_path_is_trusted(tmp_path: Path) -> None:
+    role = "arn:aws:iam::123456789012:role/team/ops/aiostscreds-test"
+    cache = FileCache(tmp_path)
+    provider = AssumeRoleProvider(CountingSTS(), role, cache=cache)
+    path = tmp_path / f"{provider._cache_key}.json"
+    path.write_text(_entry(_in_an_hour()))  # assumed-role ARNs carry the name, not the path
+    path.chmod(0o600)
+    assert (await provider.get_credentials()).access_key_id == "ASIAPLANTEDENTRY0001"
+
+
+class FifoProbe:
+    """Watches a FIFO: a reader blocked on it would be found and released."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.blocked_readers = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self.stop.wait(0.02):
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:  # ENXIO: nobody is reading
+                continue
+            self.blocked_readers += 1
+            os.close(fd)  # the reader gets EOF and goes on
+
+    def __enter__(self) -> FifoProbe:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+async def test_fifo_at_the_entry_path_never_blocks_the_refresh_or_aclose(tmp_path: Path) -> None:
+    cache = FileCache(tmp_path)
+    client = CountingSTS()
+    provider = AssumeRoleProvider(client, ROLE_ARN, cache=cache)
+    path = tmp_path / f"{provider._cache_key}.json"
+    os.mkfifo(path, 0o600)
+    with FifoProbe(path) as probe:
+        credentials = await provider.get_credentials()
+        await provider.aclose()
+    assert probe.blocked_readers == 0  # the FIFO was never opened
+    assert len(client.calls) == 1
+    assert stat.S_ISREG(path.lstat().st_mode)  # replaced by a real entry
+    assert json.loads(path.read_text())["Credentials"]["AccessKeyId"] == credentials.access_key_id
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="planting another user's files needs root")
+async def test_lock_file_planted_by_another_user_is_replaced(tmp_path: Path) -> None:
+    cache = FileCache(tmp_path)
+    client = CountingSTS()
+    provider = AssumeRoleProvider(client, ROLE_ARN, cache=cache)
+    lock = tmp_path / f"{provider._cache_key}.lock"
+    lock.touch(mode=0o666)
+    os.chown(lock, 4242, 4242)
+    await provider.get_credentials()
+    assert lock.stat().st_uid == os.getuid()
+    assert len(client.calls) == 1
+
+
+# umask 002: the directory botocore creates (item 3) -----------------------------------
+
+
+@pytest.fixture
+def umask_002() -> Any:
+    previous = os.umask(0o002)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def _botocore_writes_an_entry(directory: Path, key: str) -> None:
+    JSONFileCache(str(directory))[key] = json.loads(_entry(_in_an_hour()))
+
+
+async def test_directory_botocore_made_under_umask_002_is_tightened_and_shared(
+    tmp_path: Path, umask_002: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    directory = tmp_path / ".aws" / "cli" / "cache"
+    client = CountingSTS()
+    provider = AssumeRoleProvider(client, ROLE_ARN, cache=FileCache(directory))
+    _botocore_writes_an_entry(directory, provider._cache_key)
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o775  # what botocore leaves
+    with caplog.at_level(logging.INFO, logger="aiostscreds"):
+        credentials = await provider.get_credentials()
+    assert client.calls == []  # botocore's entry was used: one prompt between the two
+    assert credentials.access_key_id == "ASIAPLANTEDENTRY0001"
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    (line,) = [r for r in caplog.records if "tightened" in r.getMessage()]
+    assert line.levelno == logging.INFO
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="planting another user's files needs root")
+async def test_group_member_gets_nothing_trusted_in_a_umask_002_directory(
+    tmp_path: Path, umask_002: None
+) -> None:
+    directory = tmp_path / "cache"
+    client = CountingSTS()
+    provider = AssumeRoleProvider(client, ROLE_ARN, cache=FileCache(directory))
+    _botocore_writes_an_entry(directory, provider._cache_key)
+    # A member of the group planted their own entry before we first ran.
+    path = directory / f"{provider._cache_key}.json"
+    os.chown(path, 4242, os.getgid())
+    await provider.get_credentials()
+    assert len(client.calls) == 1
+    assert path.stat().st_uid == os.getuid()
+
+
+async def test_world_writable_directory_is_refused_not_tightened(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    await AssumeRoleProvider(CountingSTS(), ROLE_ARN, cache=FileCache(shared)).get_credentials()
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o777
+    assert list(shared.iterdir()) == []
+
+
+# Bad input and platforms (items 5 and 8) ----------------------------------------------
+
+
+@pytest.mark.parametrize("directory", [None, 3, b"/tmp/cache", "", "a\x00b", 1.5, ["x"]])
+def test_bad_directory_is_a_configuration_error(directory: Any) -> None:
+    from aiostscreds import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="directory"):
+        FileCache(directory)
+
+
+@pytest.mark.parametrize("platform", ["no-fcntl", "no-getuid", "windows"])
+def test_platform_without_posix_locks_and_ownership_is_refused_at_construction(
+    monkeypatch: pytest.MonkeyPatch, platform: str
+) -> None:
+    from aiostscreds import ConfigurationError
+    from aiostscreds.caches import _file
+
+    if platform == "no-fcntl":
+        monkeypatch.setattr(_file, "fcntl", None)
+    elif platform == "no-getuid":
+        monkeypatch.delattr(_file.os, "getuid")
+    else:
+        monkeypatch.setattr(_file.os, "name", "nt")
+    with pytest.raises(ConfigurationError, match="RedisCache"):
+        FileCache("/tmp/never-created")

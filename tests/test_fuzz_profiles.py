@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import string
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ KEYS = [
     "aws_access_key_id",
     "aws_secret_access_key",
     "aws_session_token",
+    "web_identity_token_file",
 ]
 # INI values: anything printable but line breaks (botocore's loader strips the ends).
 ini_text = st.text(
@@ -48,6 +50,7 @@ plausible = {
     "mfa_serial": st.sampled_from(
         ["arn:aws:iam::123456789012:mfa/u", "GAHT12345678", "bad serial"]
     ),
+    "web_identity_token_file": st.sampled_from(["/var/run/token", "relative/token", "~/t"]),
     "duration_seconds": st.sampled_from(
         ["900", "3600", "7200", "43200", "43201", "899", "1h", "-5", ""]
     ),
@@ -200,10 +203,158 @@ def test_valid_profile_round_trips_into_the_assume_role_request(
     expected: dict[str, Any] = {
         "RoleArn": role_arn,
         "RoleSessionName": session_name or provider.role_session_name,
-        "DurationSeconds": duration or 900,
     }
+    if duration is not None:  # none configured: none sent, STS gives 1 hour
+        expected["DurationSeconds"] = duration
     if external_id is not None:
         expected["ExternalId"] = external_id
     if mfa:
         expected["SerialNumber"] = "arn:aws:iam::123456789012:mfa/fuzzer"
     assert provider.request == expected
+
+
+# Raw config text (issue 9, item 5): whatever the file holds, ConfigurationError or a session.
+
+LINES = [
+    "[profile a]",
+    "[profile b]",
+    "[a]",
+    "[default]",
+    "[profile a",
+    "[sso-session s]",
+    "role_arn = arn:aws:iam::123456789012:role/r",
+    "source_profile = b",
+    "source_profile = a",
+    "credential_source = Environment",
+    "web_identity_token_file = /var/run/token",
+    "aws_access_key_id = AKIAFUZZ",
+    "aws_secret_access_key = fuzz-secret",
+    "mfa_serial = arn:aws:iam::123456789012:mfa/u",
+    "duration_seconds = 3600",
+    "region = us-east-1",
+    "region = not a region!",
+    "credential_source =",
+    "role_arn =",
+    "source_profile =",
+    "    x = y",
+    "  Environment",
+    "= nothing",
+    "no equals sign",
+    "; comment",
+    "",
+]
+raw_line = st.one_of(
+    st.sampled_from(LINES),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30),
+)
+raw_config = st.tuples(
+    st.sampled_from([b"", b"\xef\xbb\xbf"]),
+    st.lists(raw_line, max_size=12),
+    st.sampled_from([b"", b"\xff", b"\xc3", b"\x00"]),
+).map(lambda parts: parts[0] + "\n".join(parts[1]).encode("utf-8") + parts[2])
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(raw=raw_config, profile=st.sampled_from(["a", "b", "default", None]))
+def test_any_config_bytes_build_a_session_or_raise_configuration_error(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    no_clients: list[str],
+    raw: bytes,
+    profile: str | None,
+) -> None:
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    (tmp_path / "config").write_bytes(raw)
+    try:
+        _assemble(
+            profile, token_provider=_token, cache=None, refresh=RefreshPolicy(), region_name=None
+        )
+    except ConfigurationError as error:
+        event(f"refused: {str(error)[:40]}")
+    assert no_clients == []
+
+
+# Constructor arguments: anything at all gives ConfigurationError or a working object.
+
+anything = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=30),
+    st.binary(max_size=10),
+    st.lists(st.text(max_size=5), max_size=3),
+    st.just(Path("/tmp")),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(directory=anything, lock_timeout=anything)
+def test_file_cache_arguments_raise_only_configuration_error(
+    directory: object, lock_timeout: object
+) -> None:
+    from aiostscreds import FileCache
+
+    with contextlib.suppress(ConfigurationError):
+        FileCache(directory, lock_timeout=lock_timeout)  # type: ignore[arg-type]
+
+
+class _NoSTS:
+    async def assume_role_with_web_identity(self, **kwargs: Any) -> Any:
+        raise AssertionError("no STS call at construction")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    role_arn=st.one_of(st.just("arn:aws:iam::123456789012:role/r"), anything),
+    token_file=st.one_of(st.just("/var/run/token"), anything),
+    role_session_name=anything,
+    duration=anything,
+    policy=anything,
+    policy_arns=st.one_of(st.just(()), anything),
+)
+def test_web_identity_provider_arguments_raise_only_configuration_error(
+    role_arn: object,
+    token_file: object,
+    role_session_name: object,
+    duration: object,
+    policy: object,
+    policy_arns: object,
+) -> None:
+    from aiostscreds import WebIdentityProvider
+
+    with contextlib.suppress(ConfigurationError):
+        WebIdentityProvider(
+            _NoSTS(),
+            role_arn,  # type: ignore[arg-type]
+            token_file,  # type: ignore[arg-type]
+            role_session_name=role_session_name,  # type: ignore[arg-type]
+            duration=duration,  # type: ignore[arg-type]
+            policy=policy,  # type: ignore[arg-type]
+            policy_arns=policy_arns,  # type: ignore[arg-type]
+        )
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(profile=anything, region_name=anything)
+def test_profile_arguments_raise_only_configuration_error(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    no_clients: list[str],
+    profile: object,
+    region_name: object,
+) -> None:
+    from aiostscreds import profile_provider
+
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    (tmp_path / "config").write_text(
+        "[profile a]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = a\n"
+        "aws_access_key_id = K\naws_secret_access_key = S\n"
+    )
+    with contextlib.suppress(ConfigurationError):
+        profile_provider(profile, region_name=region_name)  # type: ignore[arg-type]
+    assert no_clients == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,9 @@ async def test_static_to_role_to_mfa_role_chain_signs_as_the_last_role(
     assert "SerialNumber" not in middle_request
     assert top_request["SerialNumber"] == ALICE_MFA
     assert top_request["TokenCode"] == "400001"
-    assert top_request["DurationSeconds"] == "900"
+    # No duration_seconds: nothing sent, as botocore and the AWS CLI do (STS gives 1 hour).
+    assert "DurationSeconds" not in top_request and "DurationSeconds" not in middle_request
+    assert top.duration.total_seconds() == 3600
     assert top_request["_signing_key"] == (await middle.get_credentials()).access_key_id
     assert tokens.prompts == [ALICE_MFA]
 
@@ -166,7 +169,7 @@ async def test_profile_may_source_its_own_static_keys(shared_config: WriteConfig
     assert ":assumed-role/middle/" in identity["Arn"]
 
 
-async def test_duration_seconds_and_the_15_minute_default_are_requested(
+async def test_duration_seconds_and_external_id_are_requested(
     shared_config: WriteConfig, moto_endpoint: str
 ) -> None:
     shared_config(
@@ -347,7 +350,7 @@ def test_bad_config_is_refused_naming_profile_and_key(
 def test_refresh_policy_must_fit_each_hop(shared_config: WriteConfig) -> None:
     shared_config(CHAIN, BASE_KEYS)
     with pytest.raises(ConfigurationError, match="'middle'"):
-        session_from_profile("middle", refresh=RefreshPolicy(expiry_window=900))
+        session_from_profile("middle", refresh=RefreshPolicy(expiry_window=3600))
 
 
 def test_cache_must_implement_shared_cache(shared_config: WriteConfig, tmp_path: Path) -> None:
@@ -380,3 +383,205 @@ async def test_generic_aws_endpoint_url_is_honoured(
             identity = await sts.get_caller_identity()
         assert server.assume_role_calls(MIDDLE_ROLE) == 1
     assert ":assumed-role/middle/" in identity["Arn"]
+
+
+class ClockedSTS:
+    """A stand-in STS (engine-level test) whose credentials live as STS would give them."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.calls: list[dict[str, Any]] = []
+
+    async def assume_role(self, **params: Any) -> dict[str, Any]:
+        self.calls.append(params)
+        lifetime = params.get("DurationSeconds", 3600)  # STS's default when none is sent
+        expiration = dt.datetime.fromtimestamp(self.clock() + lifetime, dt.timezone.utc)
+        n = len(self.calls)
+        return {
+            "Credentials": {
+                "AccessKeyId": f"ASIACADENCE{n:09d}",
+                "SecretAccessKey": "s",
+                "SessionToken": "t",
+                "Expiration": expiration,
+            }
+        }
+
+
+@pytest.mark.parametrize(
+    ("duration", "prompts"),
+    [
+        pytest.param(dt.timedelta(minutes=15), 48, id="15-minutes"),
+        pytest.param(None, 11, id="no-DurationSeconds-1-hour"),
+    ],
+)
+async def test_mfa_prompt_cadence_over_an_8_hour_working_day(
+    duration: dt.timedelta | None, prompts: int
+) -> None:
+    """15-minute credentials prompt every 10 min (5-min advisory window): 48 times a day;
+    1-hour ones every 45 min (15-min window): 11 times."""
+    from aiostscreds import AssumeRoleProvider
+
+    from .fakes import FakeClock
+
+    clock = FakeClock()
+    tokens = Tokens()
+    sts = ClockedSTS(clock)
+    provider = AssumeRoleProvider(
+        sts,
+        MIDDLE_ROLE,
+        duration=duration,
+        serial_number=ALICE_MFA,
+        token_provider=tokens,
+        clock=clock,
+    )
+    for _ in range(8 * 60 * 2):  # a request every 30 s for 8 hours
+        await provider.get_credentials()
+        clock.advance(30)
+    assert len(tokens.prompts) == prompts
+    sent = {call.get("DurationSeconds") for call in sts.calls}
+    assert sent == ({None} if duration is None else {900})
+
+
+# Bad input: only ConfigurationError, and no STS call (issue 9, item 5) ----------------
+
+RAW_CONFIGS = [
+    pytest.param(
+        b"[profile a]\nregion = us-east-1\n[profile a]\nregion = eu-west-1\n",
+        "DuplicateSectionError",
+        id="duplicate-section",
+    ),
+    pytest.param(b"[profile a]\nregion = caf\xe9\n", "UnicodeDecodeError", id="not-utf-8"),
+    pytest.param(
+        b"\xef\xbb\xbf[profile a]\nregion = us-east-1\n", "MissingSectionHeader", id="bom"
+    ),
+    pytest.param(
+        b"aws_secret_access_key = wJalrXUtnFEMI/K7MDENG\n", "MissingSectionHeader", id="no-header"
+    ),
+    pytest.param(
+        f"[profile a]\nrole_arn = {MIDDLE_ROLE}\ncredential_source =\n"
+        "    Environment = yes\n".encode(),
+        "credential_source in profile 'a'",
+        id="credential-source-sub-section",
+    ),
+    pytest.param(
+        f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile =\n    x = y\n".encode(),
+        "source_profile in profile 'a'",
+        id="source-profile-sub-section",
+    ),
+    pytest.param(
+        b"[profile a]\nrole_arn =\n    x = y\n",
+        "role_arn in profile 'a'",
+        id="role-arn-sub-section",
+    ),
+    pytest.param(
+        f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = a\n"
+        "aws_access_key_id = K\naws_secret_access_key = S\nregion = not a region!\n".encode(),
+        "region in profile 'a'",
+        id="bad-region",
+    ),
+    pytest.param(
+        f"[profile a]\nrole_arn = {MIDDLE_ROLE}\nsource_profile = b\n"
+        "[profile b]\naws_access_key_id = K\naws_secret_access_key = S\n"
+        "region = us_east_1!\n".encode(),
+        "region in profile 'b'",
+        id="bad-region-in-source",
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "named"), RAW_CONFIGS)
+def test_unparseable_or_malformed_config_is_a_configuration_error_without_sts_calls(
+    shared_config: WriteConfig, moto_endpoint: str, raw: bytes, named: str
+) -> None:
+    directory = shared_config("")
+    (directory / "config").write_bytes(raw)
+    with recording(moto_endpoint) as server:
+        with pytest.raises(ConfigurationError) as caught:
+            session_from_profile("a", token_provider=Tokens())
+        assert server.requests() == []
+    assert named in str(caught.value)
+    assert "wJalrXUtnFEMI" not in str(caught.value)  # the offending line is never quoted
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"region_name": "not a region!"}, "region_name"),
+        ({"region_name": 3}, "region_name"),
+        ({"profile": 3}, "profile"),
+        ({"profile": ""}, "profile"),
+        ({"refresh": "often"}, "refresh"),
+    ],
+)
+def test_bad_arguments_are_configuration_errors(
+    shared_config: WriteConfig, options: dict[str, Any], named: str
+) -> None:
+    shared_config(CHAIN, BASE_KEYS)
+    options.setdefault("profile", "middle")
+    with pytest.raises(ConfigurationError, match=named):
+        session_from_profile(**options)
+
+
+def test_inline_policy_nested_3000_deep_is_a_configuration_error() -> None:
+    from aiostscreds import AssumeRoleProvider
+    from aiostscreds.caches import cache_key
+
+    class NoSTS:
+        async def assume_role(self, **kwargs: Any) -> Any:
+            raise AssertionError("no STS call for bad input")
+
+    deep = '{"Statement": ' + "[" * 3000 + "]" * 3000 + "}"
+    with pytest.raises(ConfigurationError, match="policy"):
+        AssumeRoleProvider(NoSTS(), MIDDLE_ROLE, policy=deep)
+    # The key itself never fails either: an unparseable policy keeps its text.
+    assert len(cache_key({"RoleArn": MIDDLE_ROLE, "Policy": deep})) == 40
+    assert AssumeRoleProvider(NoSTS(), MIDDLE_ROLE, policy='{"a": [[[["x"]]]]}')
+
+
+# A handle on a profile (issue 9, item 6) -----------------------------------------------
+
+
+async def test_profile_provider_is_a_handle_on_the_top_of_the_chain(
+    shared_config: WriteConfig, moto_endpoint: str
+) -> None:
+    from aiostscreds import AssumeRoleProvider, CredentialsError, ProfileProvider, profile_provider
+
+    shared_config(CHAIN, BASE_KEYS)
+    tokens = Tokens()
+    handle = profile_provider("top", token_provider=tokens)
+    assert isinstance(handle, ProfileProvider) and handle.profile == "top"
+    middle, top = handle.providers
+    assert handle.top is top and isinstance(top, AssumeRoleProvider)
+    assert top.role_arn == TOP_ROLE and middle.role_arn == MIDDLE_ROLE
+    assert handle.credentials is None and handle.is_expired()
+    with recording(moto_endpoint) as server:
+        first = await handle.get_credentials()
+        assert handle.credentials == first and not handle.is_expired()
+        async with handle.session.create_client("sts") as sts:
+            identity = await sts.get_caller_identity()  # the session signs with the handle's
+        assert identity["Arn"] == "arn:aws:sts::222222222222:assumed-role/top/alice-top"
+        assert server.assume_role_calls(TOP_ROLE) == 1 and len(tokens.prompts) == 1
+
+        handle.invalidate(first.access_key_id)
+        assert handle.is_expired()
+        second = await handle.get_credentials()
+        assert second.access_key_id != first.access_key_id
+        third = await handle.force_refresh()
+        assert third.access_key_id != second.access_key_id
+        assert server.assume_role_calls(TOP_ROLE) == 3
+        assert server.assume_role_calls(MIDDLE_ROLE) == 1  # the lower hop refreshes on its own
+    assert len(tokens.prompts) == 3
+
+    async with handle:
+        pass  # aclose() on exit closes every hop
+    for provider in handle.providers:
+        with pytest.raises(CredentialsError, match="closed"):
+            await provider.get_credentials()
+
+
+def test_profile_provider_refuses_a_profile_without_a_role(shared_config: WriteConfig) -> None:
+    from aiostscreds import profile_provider
+
+    shared_config("", BASE_KEYS)
+    with pytest.raises(ConfigurationError, match=r"'base'.*neither role_arn"):
+        profile_provider("base")

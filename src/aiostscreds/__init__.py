@@ -17,11 +17,17 @@ from ._errors import (
     TokenProviderError,
 )
 from ._policy import RefreshPolicy
-from ._profiles import TokenProviderRequiredError, session_from_profile
+from ._profiles import (
+    ProfileProvider,
+    TokenProviderRequiredError,
+    profile_provider,
+    session_from_profile,
+)
 from ._sts import AssumeRoleProvider, SessionTokenProvider
 from ._terminal import stdin_token_provider, terminal_token_provider
 from ._tokens import TokenProvider
 from ._totp import TOTPTokenProvider
+from ._web_identity import WebIdentityProvider
 from .caches import FileCache, SharedCache
 
 __all__ = [
@@ -35,6 +41,7 @@ __all__ = [
     "CredentialsExpiredError",
     "CredentialsRejectedError",
     "FileCache",
+    "ProfileProvider",
     "RefreshError",
     "RefreshPolicy",
     "SessionTokenProvider",
@@ -43,8 +50,10 @@ __all__ = [
     "TokenProvider",
     "TokenProviderError",
     "TokenProviderRequiredError",
+    "WebIdentityProvider",
     "aiobotocore_credentials",
     "install",
+    "profile_provider",
     "session_from_profile",
     "stdin_token_provider",
     "terminal_token_provider",

@@ -1,26 +1,32 @@
-"""Shared-config profiles (``role_arn``, ``source_profile``, ``mfa_serial``) as sessions.
+"""Shared-config profiles (``role_arn``, ``source_profile``, ``mfa_serial``,
+``web_identity_token_file``) as sessions.
 
 The config is read with botocore's own loader (``AWS_CONFIG_FILE`` and
 ``AWS_SHARED_CREDENTIALS_FILE`` honoured) and validated at once. Each role
 hop of a chain becomes an :class:`AssumeRoleProvider` with a cache of its own,
-whose STS clients come from a session signed by the hop below it.
+whose STS clients come from a session signed by the hop below it; a web
+identity at the bottom of a chain becomes a :class:`WebIdentityProvider`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, Union
 
 import attrs
+import botocore.exceptions
 from aiobotocore.credentials import AioCredentialResolver
 from aiobotocore.session import AioSession
+from botocore.utils import validate_region_name
 
 from ._aiobotocore import install
+from ._credentials import Credentials
 from ._errors import ConfigurationError
 from ._policy import RefreshPolicy
-from ._sts import DEFAULT_DURATION, AssumeRoleProvider
+from ._sts import STS_DEFAULT_DURATION, AssumeRoleProvider
 from ._tokens import TokenProvider
 from ._validation import (
     ASSUME_ROLE_MAX_DURATION,
@@ -29,9 +35,15 @@ from ._validation import (
     check_role_arn,
     check_string,
 )
+from ._web_identity import WebIdentityProvider, check_token_file
 from .caches._shared import SharedCache, check_shared_cache
 
-__all__ = ["TokenProviderRequiredError", "session_from_profile"]
+__all__ = [
+    "ProfileProvider",
+    "TokenProviderRequiredError",
+    "profile_provider",
+    "session_from_profile",
+]
 
 # credential_source values and the aiobotocore provider (by METHOD) each names.
 _CREDENTIAL_SOURCES = {
@@ -44,8 +56,15 @@ _OTHER_CREDENTIAL_KEYS = (
     "credential_process",
     "sso_session",
     "sso_start_url",
-    "web_identity_token_file",
 )
+# botocore's environment form of a web identity (AssumeRoleWithWebIdentityProvider).
+_WEB_IDENTITY_ENV = {
+    "web_identity_token_file": "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "role_arn": "AWS_ROLE_ARN",
+    "role_session_name": "AWS_ROLE_SESSION_NAME",
+}
+
+_Provider = Union[AssumeRoleProvider, WebIdentityProvider]  # noqa: UP007 (a runtime alias on 3.10)
 
 
 class TokenProviderRequiredError(ConfigurationError):
@@ -57,13 +76,24 @@ class TokenProviderRequiredError(ConfigurationError):
 
 
 @attrs.frozen
+class _WebIdentity:
+    """A web identity at the bottom of a chain: a profile's keys, or the environment's."""
+
+    profile: str | None
+    role_arn: str
+    token_file: str
+    role_session_name: str | None
+    duration_seconds: int | None
+
+
+@attrs.frozen
 class _Hop:
     """One AssumeRole step of a chain, as configured in one profile.
 
     ``source`` says what signs its STS calls: ``("static", keys)``,
-    ``("credential_source", name)``, ``("role",)`` for the hop below it, or
-    ``("profile", name)`` for a profile whose credentials botocore resolves
-    itself (``credential_process``, SSO...).
+    ``("credential_source", name)``, ``("role",)`` for the hop below it,
+    ``("web_identity", _WebIdentity)``, or ``("profile", name)`` for a profile
+    whose credentials botocore resolves itself (``credential_process``, SSO...).
     """
 
     profile: str
@@ -75,11 +105,23 @@ class _Hop:
     duration_seconds: int | None
 
 
+def _value(name: str | None, config: Mapping[str, Any], key: str) -> str | None:
+    """``config[key]`` as text; a sub-section (botocore's nested dict) is refused."""
+    raw = config.get(key)
+    if raw is None or isinstance(raw, str):
+        return raw
+    where = f"profile {name!r}" if name is not None else "the shared config"
+    raise ConfigurationError(
+        f"{key} in {where} must be a single value, not an indented sub-section"
+    )
+
+
 def _static_keys(name: str, config: Mapping[str, Any]) -> tuple[str, str, str | None] | None:
-    access_key = config.get("aws_access_key_id")
-    secret_key = config.get("aws_secret_access_key")
+    access_key = _value(name, config, "aws_access_key_id")
+    secret_key = _value(name, config, "aws_secret_access_key")
+    token = _value(name, config, "aws_session_token")
     if access_key and secret_key:
-        return (str(access_key), str(secret_key), config.get("aws_session_token") or None)
+        return (access_key, secret_key, token or None)
     if access_key or secret_key:
         missing = "aws_secret_access_key" if access_key else "aws_access_key_id"
         raise ConfigurationError(
@@ -89,19 +131,19 @@ def _static_keys(name: str, config: Mapping[str, Any]) -> tuple[str, str, str | 
 
 
 def _option(name: str, config: Mapping[str, Any], key: str, shape: str) -> str | None:
-    value = config.get(key)
+    value = _value(name, config, key)
     if value is None:
         return None
-    return check_string(str(value), parameter=f"{key} in profile {name!r}", shape=shape)
+    return check_string(value, parameter=f"{key} in profile {name!r}", shape=shape)
 
 
 def _duration(name: str, config: Mapping[str, Any], *, chained: bool) -> int | None:
-    raw = config.get("duration_seconds")
+    raw = _value(name, config, "duration_seconds")
     if raw is None:
         return None
     parameter = f"duration_seconds in profile {name!r}"
     try:
-        seconds = int(str(raw).strip())
+        seconds = int(raw.strip())
     except ValueError:
         raise ConfigurationError(f"{parameter} must be a whole number of seconds") from None
     if chained:
@@ -114,6 +156,66 @@ def _duration(name: str, config: Mapping[str, Any], *, chained: bool) -> int | N
     return check_duration(seconds, parameter=parameter, maximum=ASSUME_ROLE_MAX_DURATION)
 
 
+def _region(name: str, config: Mapping[str, Any]) -> str | None:
+    region = _value(name, config, "region")
+    if region is not None:
+        _check_region(region, f"region in profile {name!r}")
+    return region
+
+
+def _check_region(region: object, parameter: str) -> None:
+    if not isinstance(region, str):
+        raise ConfigurationError(f"{parameter} must be a str, not {type(region).__name__}")
+    try:
+        validate_region_name(region)
+    except botocore.exceptions.InvalidRegionError:
+        raise ConfigurationError(
+            f"{parameter} must be a region name such as us-east-1 (got {region!r})"
+        ) from None
+
+
+def _web_identity(
+    name: str | None, config: Mapping[str, Any], *, use_environment: bool
+) -> _WebIdentity | None:
+    """The web identity that ``config`` (and, if allowed, the environment) configures.
+
+    As botocore's AssumeRoleWithWebIdentityProvider: each key is taken from its
+    environment variable when that is set and the profile was not named
+    explicitly, else from the profile.
+    """
+
+    def get(key: str) -> str | None:
+        if use_environment and _WEB_IDENTITY_ENV[key] in os.environ:
+            return os.environ[_WEB_IDENTITY_ENV[key]]
+        return _value(name, config, key)
+
+    token_file = get("web_identity_token_file")
+    if not token_file:
+        return None
+    where = f"profile {name!r}" if name is not None else "the environment"
+    check_token_file(token_file, parameter=f"web_identity_token_file in {where}")
+    role_arn = get("role_arn")
+    if not role_arn:
+        raise ConfigurationError(
+            f"{where} sets web_identity_token_file but no role_arn "
+            "(AWS_ROLE_ARN in the environment form)"
+        )
+    session_name = get("role_session_name")
+    return _WebIdentity(
+        profile=name,
+        role_arn=check_role_arn(role_arn, parameter=f"role_arn in {where}"),
+        token_file=token_file,
+        role_session_name=None
+        if session_name is None
+        else check_string(
+            session_name,
+            parameter=f"role_session_name in {where}",
+            shape="roleSessionNameType",
+        ),
+        duration_seconds=None if name is None else _duration(name, config, chained=False),
+    )
+
+
 def _source_of(
     profiles: Mapping[str, Mapping[str, Any]],
     name: str,
@@ -121,8 +223,8 @@ def _source_of(
     visited: list[str],
 ) -> tuple[Any, ...]:
     """What signs the STS calls of the role in profile ``name``."""
-    source_profile = config.get("source_profile")
-    credential_source = config.get("credential_source")
+    source_profile = _value(name, config, "source_profile")
+    credential_source = _value(name, config, "credential_source")
     if source_profile and credential_source:
         raise ConfigurationError(
             f"profile {name!r} sets both source_profile and credential_source; use one"
@@ -136,9 +238,10 @@ def _source_of(
         return ("credential_source", credential_source)
     if not source_profile:
         raise ConfigurationError(
-            f"profile {name!r} sets role_arn but neither source_profile nor credential_source"
+            f"profile {name!r} sets role_arn but neither source_profile nor credential_source "
+            "(nor web_identity_token_file)"
         )
-    source = str(source_profile)
+    source = source_profile
     if source == name:
         # A profile may name itself as source_profile to use its own static keys.
         keys = _static_keys(name, config)
@@ -155,50 +258,74 @@ def _source_of(
         path = " -> ".join([*visited, source])
         raise ConfigurationError(f"source_profile loop in the shared config: {path}")
     source_config = profiles[source]
+    _region(source, source_config)
+    # botocore resolves a source profile through its profile providers, where a
+    # web identity comes first; the environment form never applies to a source.
+    web_identity = _web_identity(source, source_config, use_environment=False)
+    if web_identity is not None:
+        return ("web_identity", web_identity)
     keys = _static_keys(source, source_config)
     if keys is not None:  # a source profile's static keys win over its own role_arn
         return ("static", keys)
-    if source_config.get("role_arn"):
+    if _value(source, source_config, "role_arn"):
         return ("role",)
-    if any(source_config.get(key) for key in _OTHER_CREDENTIAL_KEYS):
+    if any(_value(source, source_config, key) for key in _OTHER_CREDENTIAL_KEYS):
         return ("profile", source)
     raise ConfigurationError(
         f"source_profile {source!r} in profile {name!r} has no credentials: give it "
-        "aws_access_key_id and aws_secret_access_key, role_arn, credential_process or SSO"
+        "aws_access_key_id and aws_secret_access_key, role_arn, web_identity_token_file, "
+        "credential_process or SSO"
     )
 
 
-def _resolve(profiles: Mapping[str, Mapping[str, Any]], requested: str) -> list[_Hop]:
-    """The role hops from the bottom of the chain up to ``requested``.
+def _resolve(
+    profiles: Mapping[str, Mapping[str, Any]], requested: str, *, use_environment: bool
+) -> tuple[_WebIdentity | None, list[_Hop]]:
+    """The bottom web identity (if any) and the role hops above it, up to ``requested``.
 
-    An empty list means ``requested`` configures no role.
+    ``(None, [])`` means ``requested`` configures no role: aiobotocore's own
+    session serves it.
     """
-    if requested not in profiles:
-        raise ConfigurationError(f"profile {requested!r} is not in the shared config")
+    config = profiles.get(requested, {})
+    _static_keys(requested, config)  # a half-set pair is an error wherever it is
+    _region(requested, config)
+    role_arn = _value(requested, config, "role_arn")
+    if role_arn is None or _value(requested, config, "web_identity_token_file") is not None:
+        # Not an assume-role profile; botocore's next provider is the web identity.
+        web_identity = _web_identity(
+            requested if requested in profiles else None, config, use_environment=use_environment
+        )
+        if web_identity is not None:
+            return web_identity, []
+        if role_arn is None:
+            return None, []
     hops: list[_Hop] = []
     visited: list[str] = []
     name = requested
     while True:
         config = profiles[name]
-        _static_keys(name, config)  # a half-set pair is an error wherever it is
-        role_arn = config.get("role_arn")
-        if role_arn is None:
-            return []  # only the requested profile can get here
+        _static_keys(name, config)
         visited.append(name)
         source = _source_of(profiles, name, config, visited)
         hops.append(
             _Hop(
                 profile=name,
-                role_arn=check_role_arn(str(role_arn), parameter=f"role_arn in profile {name!r}"),
+                role_arn=check_role_arn(
+                    _value(name, config, "role_arn"), parameter=f"role_arn in profile {name!r}"
+                ),
                 source=source,
                 mfa_serial=_option(name, config, "mfa_serial", "serialNumberType"),
                 external_id=_option(name, config, "external_id", "externalIdType"),
                 role_session_name=_option(name, config, "role_session_name", "roleSessionNameType"),
-                duration_seconds=_duration(name, config, chained=source[0] == "role"),
+                duration_seconds=_duration(
+                    name, config, chained=source[0] in ("role", "web_identity")
+                ),
             )
         )
+        if source[0] == "web_identity":
+            return source[1], list(reversed(hops))
         if source[0] != "role":
-            return list(reversed(hops))
+            return None, list(reversed(hops))
         name = str(config["source_profile"])
 
 
@@ -211,13 +338,21 @@ def _base_session(profile: str | None, region_name: str | None, client_config: A
     return session
 
 
+def _sts_session(profile: str | None, region: str | None, client_config: Any) -> AioSession:
+    session = _base_session(profile, region, client_config)
+    if session.get_config_variable("region") is None:
+        # STS needs a region to build its endpoint; us-east-1 is where the global one lives.
+        session.set_config_variable("region", "us-east-1")
+    return session
+
+
 def _source_session(
-    hop: _Hop, below: AssumeRoleProvider | None, region: str | None, client_config: Any
+    hop: _Hop, below: _Provider | None, region: str | None, client_config: Any
 ) -> AioSession:
     """A session for ``hop``'s STS clients, signed by what lies below it."""
     kind = hop.source[0]
     profile = hop.source[1] if kind == "profile" else hop.profile
-    session = _base_session(profile, region, client_config)
+    session = _sts_session(profile, region, client_config)
     if kind == "credential_source":
         # aiobotocore's own provider, configured as its default chain would.
         default_chain = AioSession().get_component("credential_provider")
@@ -226,13 +361,29 @@ def _source_session(
     elif kind == "static":
         access_key, secret_key, token = hop.source[1]
         session.set_credentials(access_key, secret_key, token)
-    elif kind == "role":
+    elif kind in ("role", "web_identity"):
         assert below is not None
         install(session, below)
-    if session.get_config_variable("region") is None:
-        # STS needs a region to build its endpoint; us-east-1 is where the global one lives.
-        session.set_config_variable("region", "us-east-1")
     return session
+
+
+def _load_profiles() -> Mapping[str, Mapping[str, Any]]:
+    try:
+        profiles = AioSession().full_config.get("profiles", {})
+    except (botocore.exceptions.BotoCoreError, OSError, UnicodeError) as error:
+        # A duplicate section, a BOM, bytes that are not UTF-8, a bad sub-section...
+        # Only the inner error's type is quoted: configparser's messages quote the
+        # offending line, which may hold a secret key.
+        inner = getattr(error, "kwargs", {}).get("error", error)
+        path = getattr(error, "kwargs", {}).get("path")
+        where = f"the shared config file {path}" if path else "the shared config"
+        raise ConfigurationError(
+            f"{where} could not be parsed ({type(inner).__name__}); "
+            "a repeated section, a byte-order mark or text that is not UTF-8 are common causes"
+        ) from None
+    if not isinstance(profiles, Mapping):
+        raise ConfigurationError("the shared config holds no profiles")
+    return profiles
 
 
 def _assemble(
@@ -243,37 +394,68 @@ def _assemble(
     refresh: RefreshPolicy,
     region_name: str | None,
     client_config: Any = None,
-) -> tuple[AioSession, list[AssumeRoleProvider]]:
+) -> tuple[AioSession, list[_Provider]]:
     check_shared_cache(cache)
     if not isinstance(refresh, RefreshPolicy):
         raise ConfigurationError("refresh must be a RefreshPolicy")
-    implied = profile is None and not (
-        os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE")
-    )
+    if profile is not None and (not isinstance(profile, str) or not profile):
+        raise ConfigurationError("profile must be a non-empty str or None")
+    if region_name is not None:
+        _check_region(region_name, "region_name")
+    # As botocore: naming the profile explicitly turns off the environment forms.
+    explicit = profile is not None
+    from_environment = os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE")
+    implied = not explicit and not from_environment
     if profile is None:
-        profile = (
-            os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE") or "default"
-        )
-    profiles: Mapping[str, Mapping[str, Any]] = AioSession().full_config.get("profiles", {})
-    if implied and profile not in profiles:
+        profile = from_environment or "default"
+    profiles = _load_profiles()
+    if profile not in profiles and not implied:
+        raise ConfigurationError(f"profile {profile!r} is not in the shared config")
+    # botocore's environment provider comes first in an implicit chain.
+    env_keys_win = not explicit and bool(
+        os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY")
+    )
+    session_profile = profile if profile in profiles else None
+    if profile not in profiles and env_keys_win:
         return _base_session(None, region_name, client_config), []
-    chain = _resolve(profiles, profile)
-    if not chain:
-        return _base_session(profile, region_name, client_config), []
+    web_identity, chain = _resolve(
+        profiles, profile, use_environment=not explicit and not env_keys_win
+    )
+    if web_identity is None and not chain:
+        # botocore's own session: a profile that came from the environment stays
+        # implicit there too, so its environment keys keep their precedence.
+        plain = session_profile if explicit else None
+        return _base_session(plain, region_name, client_config), []
     for hop in chain:
         if hop.mfa_serial is not None and token_provider is None:
             raise TokenProviderRequiredError(
                 f"profile {hop.profile!r} has mfa_serial, reached from profile {profile!r}: "
                 "pass token_provider= (for example aiostscreds.stdin_token_provider)"
             )
-    region = region_name or profiles[profile].get("region")
-    providers: list[AssumeRoleProvider] = []
-    below: AssumeRoleProvider | None = None
+    region = region_name or _value(profile, profiles.get(profile, {}), "region")
+    providers: list[_Provider] = []
+    below: _Provider | None = None
+    if web_identity is not None:
+        where = f"profile {web_identity.profile!r}" if web_identity.profile else "the environment"
+        duration = web_identity.duration_seconds
+        refresh.check_fits(_lifetime(duration), parameter=f"the duration of {where}")
+        below = WebIdentityProvider.from_session(
+            _sts_session(web_identity.profile, region, client_config),
+            web_identity.role_arn,
+            web_identity.token_file,
+            role_session_name=web_identity.role_session_name,
+            duration=duration,
+            refresh=refresh,
+            client_config=client_config,
+        )
+        providers.append(below)
     for hop in chain:
-        duration: dt.timedelta = DEFAULT_DURATION
-        if hop.duration_seconds is not None:
-            duration = dt.timedelta(seconds=hop.duration_seconds)
-        refresh.check_fits(duration, parameter=f"the duration of profile {hop.profile!r}")
+        # No duration_seconds means none is sent, as botocore and the AWS CLI do:
+        # STS gives 1 hour, and the CLI reuses the cached entry.
+        duration = hop.duration_seconds
+        refresh.check_fits(
+            _lifetime(duration), parameter=f"the duration of profile {hop.profile!r}"
+        )
         below = AssumeRoleProvider.from_session(
             _source_session(hop, below, region, client_config),
             hop.role_arn,
@@ -286,7 +468,14 @@ def _assemble(
             cache=cache,
         )
         providers.append(below)
-    return install(_base_session(profile, region_name, client_config), below), providers
+    assert below is not None
+    return install(_base_session(session_profile, region_name, client_config), below), providers
+
+
+def _lifetime(duration_seconds: int | None) -> dt.timedelta:
+    if duration_seconds is None:
+        return STS_DEFAULT_DURATION
+    return dt.timedelta(seconds=duration_seconds)
 
 
 def session_from_profile(
@@ -302,16 +491,20 @@ def session_from_profile(
 
     The async, refreshing counterpart of the AWS SDK for Go's shared-config
     sessions. The config is read (with botocore's loader) and validated now;
-    source credentials and STS calls wait for the first signed request.
+    source credentials and STS calls wait for the first signed request. Use
+    :func:`profile_provider` for a handle on the credentials themselves.
 
     Args:
         profile: The profile; ``None`` means ``AWS_PROFILE``, then
             ``AWS_DEFAULT_PROFILE``, else ``default``. If ``default`` is only
-            implied and absent, the session is aiobotocore's default chain.
+            implied and absent, the session is aiobotocore's default chain
+            (or the environment's web identity, see below). As in botocore,
+            naming the profile here turns off the environment form of a web
+            identity.
         token_provider: Gives MFA codes for every profile in the chain that
             has ``mfa_serial``. Required when one does.
         cache: A :class:`SharedCache` (:class:`FileCache`, :class:`RedisCache`)
-            shared by every role hop.
+            shared by every AssumeRole hop.
         refresh: The refresh policy of every hop.
         region_name: The region for the session and its STS calls; default
             the profile's ``region``.
@@ -322,10 +515,14 @@ def session_from_profile(
     Supported keys: ``role_arn``, ``source_profile`` (chains of any depth; a
     source profile's static keys win over its own ``role_arn``),
     ``credential_source`` (``Environment``, ``Ec2InstanceMetadata`` or
-    ``EcsContainer``), ``mfa_serial``, ``external_id``, ``role_session_name``,
-    ``duration_seconds`` (validated; a hop without it asks for 15 minutes; a
-    chained role may not ask for more than 1 hour) and ``region``. A profile
-    without ``role_arn`` gives aiobotocore's own session for that profile.
+    ``EcsContainer``), ``web_identity_token_file`` with ``role_arn`` (an
+    AssumeRoleWithWebIdentity, requested directly or as a source profile; the
+    environment form ``AWS_WEB_IDENTITY_TOKEN_FILE``, ``AWS_ROLE_ARN``,
+    ``AWS_ROLE_SESSION_NAME`` too), ``mfa_serial``, ``external_id``,
+    ``role_session_name``, ``duration_seconds`` (validated; without it no
+    ``DurationSeconds`` is sent and STS gives 1 hour, as with botocore and the
+    AWS CLI; a chained role may not ask for more than 1 hour) and ``region``.
+    A profile without a role gives aiobotocore's own session for it.
 
     Each hop refreshes on its own, so an MFA hop prompts once per refresh of
     that hop.
@@ -333,8 +530,9 @@ def session_from_profile(
     Raises:
         ConfigurationError: An unknown profile, a ``source_profile`` loop, a
             source profile without credentials, a bad ``credential_source``, a
-            half-set static key pair or a malformed value; the message names the
-            profile and the key.
+            half-set static key pair, a sub-section where a value belongs, a
+            malformed value, or a config file botocore cannot parse; the
+            message names the profile and the key (or the file).
         TokenProviderRequiredError: A profile in the chain has ``mfa_serial``
             and ``token_provider`` is None.
     """
@@ -347,3 +545,112 @@ def session_from_profile(
         client_config=client_config,
     )
     return session
+
+
+class ProfileProvider:
+    r"""A handle on a profile's credentials: the top of its chain, and a session signed by it.
+
+    Made by :func:`profile_provider`. It has the providers' own API
+    (:meth:`get_credentials`, :attr:`credentials`, :meth:`invalidate`,
+    :meth:`force_refresh`, :meth:`is_expired`, :meth:`aclose`), applied to the
+    top hop, whose credentials the session signs with. Lower hops refresh on
+    their own when the top one needs them. It is an async context manager
+    that closes every hop on exit.
+
+    Attributes:
+        profile: The profile's name (``None`` for the environment's web
+            identity with no profile).
+        session: An ``AioSession`` whose clients sign with :attr:`top`.
+        providers: Every hop, from the bottom of the chain to the top: a
+            :class:`WebIdentityProvider` and/or :class:`AssumeRoleProvider`\ s.
+    """
+
+    def __init__(self, profile: str | None, session: AioSession, providers: Sequence[_Provider]):
+        if not providers:
+            raise ConfigurationError("a ProfileProvider needs at least one provider")
+        self.profile = profile
+        self.session = session
+        self.providers: tuple[_Provider, ...] = tuple(providers)
+
+    def __repr__(self) -> str:
+        return f"<ProfileProvider profile={self.profile!r} top={self.top!r}>"
+
+    @property
+    def top(self) -> AssumeRoleProvider | WebIdentityProvider:
+        """The provider whose credentials the profile stands for."""
+        return self.providers[-1]
+
+    @property
+    def credentials(self) -> Credentials | None:
+        """The top hop's credentials held now, whatever their age; None before the first fetch."""
+        return self.top.cache.credentials
+
+    async def get_credentials(self) -> Credentials:
+        """Usable credentials for the profile, refreshing (and prompting) if due."""
+        return await self.top.get_credentials()
+
+    def invalidate(self, access_key_id: str) -> None:
+        """Mark the top hop's credentials with ``access_key_id`` as rejected."""
+        self.top.invalidate(access_key_id)
+
+    async def force_refresh(self) -> Credentials:
+        """Refresh the top hop now (an MFA hop prompts); lower hops only if they are due."""
+        return await self.top.force_refresh()
+
+    def is_expired(self) -> bool:
+        """True when the top hop holds no credentials or its expiry window has begun."""
+        return self.top.is_expired()
+
+    async def aclose(self) -> None:
+        """Close every hop, top first: refreshes in flight are cancelled."""
+        for provider in reversed(self.providers):
+            await provider.aclose()
+
+    async def __aenter__(self) -> ProfileProvider:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def profile_provider(
+    profile: str | None = None,
+    *,
+    token_provider: TokenProvider | None = None,
+    cache: SharedCache | None = None,
+    refresh: RefreshPolicy = RefreshPolicy(),
+    region_name: str | None = None,
+    client_config: Any = None,
+) -> ProfileProvider:
+    """A :class:`ProfileProvider` for a profile that configures a role or a web identity.
+
+    Takes the arguments of :func:`session_from_profile` and resolves and
+    validates the profile the same way, without any STS call.
+
+    Raises:
+        ConfigurationError: As :func:`session_from_profile`, and also when the
+            profile configures neither ``role_arn`` nor a web identity, so that
+            there is no provider to hand out.
+        TokenProviderRequiredError: A profile in the chain has ``mfa_serial``
+            and ``token_provider`` is None.
+    """
+    session, providers = _assemble(
+        profile,
+        token_provider=token_provider,
+        cache=cache,
+        refresh=refresh,
+        region_name=region_name,
+        client_config=client_config,
+    )
+    if not providers:
+        name = profile or "the default chain"
+        raise ConfigurationError(
+            f"profile {name!r} configures neither role_arn nor web_identity_token_file: "
+            "there is no STS provider to hand out (use session_from_profile)"
+        )
+    return ProfileProvider(session.profile, session, providers)

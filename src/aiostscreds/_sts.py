@@ -50,6 +50,8 @@ __all__ = ["AssumeRoleProvider", "SessionTokenProvider"]
 log = logging.getLogger("aiostscreds")
 
 DEFAULT_DURATION = dt.timedelta(minutes=15)
+# What STS gives when a request carries no DurationSeconds.
+STS_DEFAULT_DURATION = dt.timedelta(hours=1)
 
 # STS error codes a retry after a pause can fix. Any 5xx counts too.
 _RECOVERABLE_CODES = frozenset(
@@ -270,8 +272,12 @@ class _STSProvider:
             raise ConfigurationError("refresh must be a RefreshPolicy")
         if not callable(clock):
             raise ConfigurationError("clock must be callable, returning epoch seconds")
-        self._duration = check_duration(duration, maximum=max_duration)
-        refresh.check_fits(dt.timedelta(seconds=self._duration))
+        # None sends no DurationSeconds: STS then gives 1 hour, which the
+        # windows are checked against.
+        self._duration: int | None = (
+            None if duration is None else check_duration(duration, maximum=max_duration)
+        )
+        refresh.check_fits(self.duration)
         if serial_number is None:
             if token_code is not None or token_provider is not None:
                 raise ConfigurationError(
@@ -305,7 +311,9 @@ class _STSProvider:
 
     @property
     def duration(self) -> dt.timedelta:
-        """The session duration requested from STS."""
+        """The session duration requested from STS (STS's 1 hour when none is sent)."""
+        if self._duration is None:
+            return STS_DEFAULT_DURATION
         return dt.timedelta(seconds=self._duration)
 
     @property
@@ -440,7 +448,9 @@ class AssumeRoleProvider(_STSProvider):
         role_session_name: The session name. By default one is generated once
             per provider and kept across refreshes.
         duration: The session duration (``timedelta`` or seconds), 900-43200 s.
-            Default 15 minutes.
+            Default 15 minutes, as in the Go SDK. ``None`` sends no
+            ``DurationSeconds``, so STS gives its default, 1 hour: what the AWS
+            CLI and botocore do for a profile without ``duration_seconds``.
         external_id: The external id the role's trust policy demands.
         policy: An inline session policy (JSON text). Only the characters STS
             allows are checked here; STS itself enforces the packed size.
@@ -472,7 +482,7 @@ class AssumeRoleProvider(_STSProvider):
         role_arn: str,
         *,
         role_session_name: str | None = None,
-        duration: dt.timedelta | float = DEFAULT_DURATION,
+        duration: dt.timedelta | float | None = DEFAULT_DURATION,
         external_id: str | None = None,
         policy: str | None = None,
         policy_arns: Iterable[str] = (),
@@ -527,7 +537,8 @@ class AssumeRoleProvider(_STSProvider):
             refresh=refresh,
             clock=clock,
         )
-        params["DurationSeconds"] = self._duration
+        if self._duration is not None:
+            params["DurationSeconds"] = self._duration
         self._params = params
         # The AWS CLI's cache key: what the user configured, never a generated
         # session name or the library's default duration.
@@ -535,7 +546,7 @@ class AssumeRoleProvider(_STSProvider):
         if not explicit_session_name:
             del key_args["RoleSessionName"]
         if duration is DEFAULT_DURATION:
-            del key_args["DurationSeconds"]
+            key_args.pop("DurationSeconds", None)
         self._cache_key = cache_key(key_args)
 
     async def retrieve(self) -> Credentials:
@@ -597,7 +608,8 @@ class AssumeRoleProvider(_STSProvider):
     def __repr__(self) -> str:
         return (
             f"<AssumeRoleProvider role_arn={self.role_arn!r} "
-            f"role_session_name={self.role_session_name!r} duration={self._duration}s>"
+            f"role_session_name={self.role_session_name!r} "
+            f"duration={self.duration.total_seconds():.0f}s>"
         )
 
     @property
@@ -655,6 +667,10 @@ class SessionTokenProvider(_STSProvider):
         refresh: RefreshPolicy = RefreshPolicy(),
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if duration is None:
+            raise ConfigurationError(
+                "duration must be a timedelta or a number of seconds, not None"
+            )
         super().__init__(
             client,
             duration=duration,
@@ -678,12 +694,13 @@ class SessionTokenProvider(_STSProvider):
 
     def __repr__(self) -> str:
         serial = self.serial_number
-        return f"<SessionTokenProvider serial_number={serial!r} duration={self._duration}s>"
+        seconds = self.duration.total_seconds()
+        return f"<SessionTokenProvider serial_number={serial!r} duration={seconds:.0f}s>"
 
     @property
     def request(self) -> dict[str, Any]:
         """The GetSessionToken parameters sent on each refresh, without ``TokenCode``."""
-        params: dict[str, Any] = {"DurationSeconds": self._duration}
+        params = self._request()
         if self._mfa is not None:
             params["SerialNumber"] = self._mfa.serial_number
         return params

@@ -34,6 +34,7 @@ CHAINED_ROLE_MAX_DURATION = 3600
 SESSION_TOKEN_MAX_DURATION = 129600
 MIN_DURATION = 900
 MAX_POLICY_ARNS = 10
+MAX_POLICY_DEPTH = 64
 
 _ROLE_ARN = re.compile(
     r"arn:(?P<partition>aws[a-z-]*):iam::(?P<account>[0-9]{12}):role/(?P<name>[\w+=,.@/-]+)",
@@ -140,9 +141,40 @@ def check_duration(
 
 def check_policy(value: object, *, parameter: str = "policy") -> str:
     """Check an inline session policy: at least one character of tab, newline or
-    U+0020-U+00FF. STS enforces the packed size itself, which cannot be known
-    before the call, so no maximum length is imposed here."""
-    return check_string(value, parameter=parameter, shape="unrestrictedSessionPolicyDocumentType")
+    U+0020-U+00FF, nested at most 64 deep. STS enforces the packed size itself,
+    which cannot be known before the call, so no maximum length is imposed here."""
+    policy = check_string(
+        value, parameter=parameter, shape="unrestrictedSessionPolicyDocumentType"
+    )
+    if _nesting_depth(policy) > MAX_POLICY_DEPTH:
+        # A real policy nests about 5 deep; thousands would only blow the stack
+        # of every JSON parser on the way (the cache key's included).
+        raise ConfigurationError(
+            f"{parameter} nests JSON arrays or objects more than {MAX_POLICY_DEPTH} deep"
+        )
+    return policy
+
+
+def _nesting_depth(text: str) -> int:
+    """The deepest nesting of ``[``/``{`` outside JSON strings, counted without recursion."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+    return deepest
 
 
 def check_policy_arns(values: Iterable[object], *, parameter: str = "policy_arns") -> list[str]:

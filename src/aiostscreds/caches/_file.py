@@ -27,6 +27,7 @@ import anyio.to_thread
 from botocore.utils import parse_timestamp
 
 from .._credentials import Credentials
+from .._errors import ConfigurationError
 from .._policy import Duration, to_seconds
 
 try:
@@ -39,6 +40,57 @@ __all__ = ["FileCache"]
 log = logging.getLogger("aiostscreds")
 
 _FIELDS = ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")
+# Never follow a symlink, never wait on a FIFO or a device.
+_OPEN_FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
+def _platform_problem() -> str | None:
+    """Why FileCache cannot keep its promises on this platform, or None.
+
+    It needs ``fcntl`` locks, and file ownership and modes that mean
+    something. On Windows there is no ``fcntl``, and CPython reports every
+    directory as 0o777 and every file as 0o666.
+    """
+    if os.name == "nt" or fcntl is None or not hasattr(os, "getuid"):
+        return (
+            f"FileCache needs POSIX file locks (fcntl) and POSIX file ownership and modes, "
+            f"which this platform (os.name={os.name!r}) lacks; use RedisCache or no cache"
+        )
+    return None
+
+
+def _check_directory_argument(value: object) -> Path:
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str):
+        raise ConfigurationError(
+            f"directory must be a str or os.PathLike[str] path, not {type(value).__name__}"
+        )
+    if not value or "\x00" in value:
+        raise ConfigurationError("directory must be a non-empty path without NUL characters")
+    return Path(value).expanduser()
+
+
+def _same_role(assumed_role_arn: object, role_arn: str) -> bool:
+    """Whether ``arn:P:sts::A:assumed-role/NAME/SESSION`` is a session of the role.
+
+    The role is ``arn:P:iam::A:role/PATH/NAME``: same partition, account and name.
+    """
+    if not isinstance(assumed_role_arn, str):
+        return False
+    theirs = assumed_role_arn.split(":", 5)
+    ours = role_arn.split(":", 5)
+    if len(theirs) != 6 or len(ours) != 6:
+        return False
+    kind, _, rest = theirs[5].partition("/")
+    role_name = rest.split("/", 1)[0]
+    return (
+        kind == "assumed-role"
+        and theirs[1] == ours[1]
+        and theirs[4] == ours[4]
+        and role_name != ""
+        and role_name == ours[5].rsplit("/", 1)[-1]
+    )
 
 
 def _expiration_text(value: dt.datetime) -> str:
@@ -62,17 +114,27 @@ class FileCache:
       across the MFA prompt, so processes that start together make one STS
       call and one prompt. After ``lock_timeout`` a process refreshes without
       the lock and logs a WARNING.
-    * Files are written atomically with mode 0600 in a 0700 directory; symlinks
-      are never followed; a directory writable by others or owned by someone
-      else is not used, and an entry readable by others is not trusted.
-      Corrupt, foreign or expired entries are ignored (DEBUG log) and replaced.
-      The MFA token code is never written.
+    * Files are written atomically with mode 0600 in a 0700 directory. A
+      group-writable directory of the user's own (what botocore creates under
+      umask 002) is tightened to 0700 with an INFO log line; one writable by
+      others or owned by someone else is not used (WARNING).
+    * An entry is trusted only if it is a regular file (never a symlink, FIFO
+      or device: nothing ever blocks), owned by the user, readable by nobody
+      else, and, where it records ``AssumedRoleUser.Arn``, a session of the
+      requested role. Corrupt, hostile, foreign or expired entries are ignored
+      (DEBUG log) and replaced after the STS call. The MFA token code is never
+      written.
 
     Args:
-        directory: Where the entries live. Default ``~/.aws/cli/cache``, the
-            AWS CLI's own.
+        directory: Where the entries live (``str`` or ``os.PathLike[str]``).
+            Default ``~/.aws/cli/cache``, the AWS CLI's own.
         lock_timeout: How long to wait for another process's refresh, which may
             include a human typing an MFA code. Default 5 minutes.
+
+    Raises:
+        ConfigurationError: ``directory`` is not a non-empty path without NUL,
+            ``lock_timeout`` is not a duration, or the platform has no POSIX
+            locks and ownership (Windows): see the design notes.
     """
 
     def __init__(
@@ -81,7 +143,10 @@ class FileCache:
         *,
         lock_timeout: Duration = dt.timedelta(minutes=5),
     ) -> None:
-        self.directory = Path(directory).expanduser()
+        problem = _platform_problem()
+        if problem is not None:
+            raise ConfigurationError(problem)
+        self.directory = _check_directory_argument(directory)
         self.lock_timeout = dt.timedelta(seconds=to_seconds(lock_timeout, "lock_timeout"))
         self._usable: bool | None = None
 
@@ -96,31 +161,69 @@ class FileCache:
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             info = self.directory.stat()
+            problem = self._directory_problem(info)
+            if problem is None and info.st_mode & stat.S_IWGRP:
+                # botocore makes ~/.aws/cli/cache with os.makedirs' defaults: 0775
+                # under umask 002. It is ours: take the group's write access away
+                # rather than give up sharing with the AWS CLI.
+                os.chmod(self.directory, stat.S_IMODE(info.st_mode) & 0o700)
+                info = self.directory.stat()
+                problem = self._directory_problem(info)
+                if problem is None and info.st_mode & stat.S_IWGRP:
+                    problem = "it stays writable by its group"
+                if problem is None:
+                    log.info(
+                        "credential cache %s was writable by its group; tightened to mode %o",
+                        self.directory,
+                        stat.S_IMODE(info.st_mode),
+                    )
         except OSError as error:
-            log.warning("credential cache %s is not used: %s", self.directory, error.strerror)
-            self._usable = False
-            return False
-        problem = None
-        if not stat.S_ISDIR(info.st_mode):
-            problem = "it is not a directory"
-        elif hasattr(os, "getuid") and info.st_uid != os.getuid():
-            problem = "it is owned by another user"
-        elif info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            problem = "it is writable by group or others"
+            problem = error.strerror or type(error).__name__
         if problem:
             log.warning("credential cache %s is not used: %s", self.directory, problem)
         self._usable = problem is None
         return self._usable
+
+    @staticmethod
+    def _directory_problem(info: os.stat_result) -> str | None:
+        if not stat.S_ISDIR(info.st_mode):
+            return "it is not a directory"
+        if info.st_uid != os.getuid():
+            return "it is owned by another user"
+        if info.st_mode & stat.S_IWOTH:
+            return "it is writable by others"
+        return None
 
     def _path(self, key: str, suffix: str) -> Path:
         return self.directory / f"{key}{suffix}"
 
     # Reading and writing ----------------------------------------------------------
 
-    def _read(self, key: str) -> Credentials | None:
+    def _read(self, key: str, role_arn: str | None = None) -> Credentials | None:
+        """The entry's credentials, or None for anything missing, untrusted or unusable.
+
+        Never raises, never blocks: whatever is at the path (a FIFO, a device,
+        a symlink, JSON nested a million deep, a year 1e20), it is at worst
+        ignored with a DEBUG line and replaced after the STS call.
+        """
         path = self._path(key, ".json")
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            return self._read_trusted(path, role_arn)
+        except Exception as error:
+            log.debug(
+                "credential cache entry %s is corrupt or foreign (%s): ignored",
+                path.name,
+                type(error).__name__,
+            )
+            return None
+
+    def _read_trusted(self, path: Path, role_arn: str | None) -> Credentials | None:
+        try:
+            # Check the type before opening: a FIFO is never opened at all.
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                log.debug("credential cache entry %s is not a regular file: ignored", path.name)
+                return None
+            fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
         except FileNotFoundError:
             return None
         except OSError as error:
@@ -134,28 +237,36 @@ class FileCache:
             if not stat.S_ISREG(info.st_mode):
                 log.debug("credential cache entry %s is not a regular file: ignored", path.name)
                 return None
-            if hasattr(os, "getuid") and info.st_uid != os.getuid():
+            if info.st_uid != os.getuid():
                 log.debug("credential cache entry %s is another user's: ignored", path.name)
                 return None
             if info.st_mode & 0o077:
                 log.debug("credential cache entry %s is readable by others: ignored", path.name)
                 return None
             raw = file.read(1 << 20)
-        try:
-            document = json.loads(raw)
-            fields = document["Credentials"]
-            if not all(isinstance(fields.get(name), str) and fields[name] for name in _FIELDS):
-                raise ValueError("incomplete Credentials")
-            return Credentials(
-                access_key_id=fields["AccessKeyId"],
-                secret_access_key=fields["SecretAccessKey"],
-                session_token=fields["SessionToken"],
-                expiration=parse_timestamp(fields["Expiration"]),
-                account_id=fields.get("AccountId") or None,
+        document = json.loads(raw)
+        fields = document["Credentials"]
+        if not all(isinstance(fields.get(name), str) and fields[name] for name in _FIELDS):
+            raise ValueError("incomplete Credentials")
+        assumed = document.get("AssumedRoleUser")
+        if (
+            role_arn is not None
+            and assumed is not None
+            and not _same_role(assumed.get("Arn"), role_arn)
+        ):
+            log.debug(
+                "credential cache entry %s is for another role than %s: ignored",
+                path.name,
+                role_arn,
             )
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
-            log.debug("credential cache entry %s is corrupt or foreign: ignored", path.name)
             return None
+        return Credentials(
+            access_key_id=fields["AccessKeyId"],
+            secret_access_key=fields["SecretAccessKey"],
+            session_token=fields["SessionToken"],
+            expiration=parse_timestamp(fields["Expiration"]),
+            account_id=fields.get("AccountId") or None,
+        )
 
     def _write(self, key: str, response: Mapping[str, Any], credentials: Credentials) -> None:
         document = {name: value for name, value in response.items() if name != "ResponseMetadata"}
@@ -184,7 +295,7 @@ class FileCache:
         """The credentials stored under ``key``, if a trustworthy entry exists."""
         if not self._check_directory():
             return None
-        return await anyio.to_thread.run_sync(self._read, key)
+        return await anyio.to_thread.run_sync(self._read, key, role_arn)
 
     async def store(
         self,
@@ -216,7 +327,7 @@ class FileCache:
             return
         path = self._path(key, ".lock")
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            fd = self._open_lock(path)
         except OSError as error:
             log.warning(
                 "credential cache lock %s unusable (%s): going on without it",
@@ -236,6 +347,19 @@ class FileCache:
             yield
         finally:
             os.close(fd)  # closing the descriptor releases the lock
+
+    @staticmethod
+    def _open_lock(path: Path) -> int:
+        """Our own regular lock file at ``path``; one planted by someone else is replaced."""
+        for _ in range(2):
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | _OPEN_FLAGS, 0o600)
+            info = os.fstat(fd)
+            if stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid():
+                return fd
+            os.close(fd)
+            log.debug("credential cache lock %s is not our own file: replaced", path.name)
+            os.unlink(path)
+        raise OSError(errno.EEXIST, "the lock file keeps being replaced")
 
     async def _acquire(self, fd: int) -> bool:
         assert fcntl is not None

@@ -98,7 +98,9 @@ def cache_key(args: Mapping[str, Any]) -> str:
     """
     args = dict(args)
     if isinstance(args.get("Policy"), str):
-        with contextlib.suppress(ValueError):
+        # A policy nested too deep for the parser keeps its text: the key must
+        # never be the reason a refresh fails.
+        with contextlib.suppress(ValueError, RecursionError):
             args["Policy"] = json.loads(args["Policy"])
     digest = hashlib.sha1(json.dumps(args, sort_keys=True).encode("utf-8")).hexdigest()
     return digest.replace(":", "_").replace(os.sep, "_").replace("/", "_")
