@@ -173,8 +173,11 @@ def _raised_by_response_parser(error: BaseException) -> bool:
 
 
 def _scrub(text: str, request: _Sealed[dict[str, Any]]) -> str:
-    code = request.value.get("TokenCode")
-    return text.replace(code, "***") if code else text
+    for name in ("TokenCode", "WebIdentityToken"):
+        secret = request.value.get(name)
+        if secret:
+            text = text.replace(secret, "***")
+    return text
 
 
 def _read_credentials(response: object, account_id: str | None) -> Credentials | str:

@@ -20,7 +20,13 @@ from aiobotocore.config import AioConfig
 from ._credentials import Credentials
 from ._errors import ConfigurationError, RefreshError
 from ._policy import RefreshPolicy
-from ._sts import AssumeRoleProvider, _session_clients, _SessionClients, _STSProvider
+from ._sts import (
+    AssumeRoleProvider,
+    _Sealed,
+    _session_clients,
+    _SessionClients,
+    _STSProvider,
+)
 from ._validation import (
     ASSUME_ROLE_MAX_DURATION,
     check_policy,
@@ -214,11 +220,13 @@ class WebIdentityProvider(_STSProvider):
     def _request(self) -> dict[str, Any]:
         return dict(self._params)
 
-    async def _call(self, params: dict[str, Any]) -> Mapping[str, Any]:
+    async def _call(self, request: _Sealed[dict[str, Any]]) -> _Sealed[Mapping[str, Any]]:
         # Read at every refresh: Kubernetes rotates the token. The token goes
-        # straight into the request, never into a local of this frame.
-        params["WebIdentityToken"] = await anyio.to_thread.run_sync(_read_token, self.token_file)
-        return await super()._call(params)
+        # straight into the sealed request, never into a local of this frame.
+        request.value["WebIdentityToken"] = await anyio.to_thread.run_sync(
+            _read_token, self.token_file
+        )
+        return await super()._call(request)
 
     _account_id = AssumeRoleProvider._account_id
 
