@@ -5,22 +5,28 @@ provider called on every refresh, the AWS cross-SDK refresh rules, and
 credentials that aiobotocore clients sign with. Runs on asyncio and trio.
 """
 
-from ._aiobotocore import AiobotocoreCredentials, aiobotocore_credentials, install
-from ._cache import CredentialsCache, CredentialSource
-from ._credentials import Credentials
-from ._errors import (
-    ConfigurationError,
-    CredentialsError,
-    CredentialsExpiredError,
-    RefreshError,
-    TokenProviderError,
-)
-from ._file_cache import FileCache
-from ._policy import RefreshPolicy
-from ._profiles import TokenProviderRequiredError, session_from_profile
-from ._sts import AssumeRoleProvider, SessionTokenProvider
-from ._tokens import TokenProvider, stdin_token_provider
-from ._totp import TOTPTokenProvider
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._aiobotocore import AiobotocoreCredentials, aiobotocore_credentials, install
+    from ._cache import CredentialsCache, CredentialSource
+    from ._credentials import Credentials
+    from ._errors import (
+        ConfigurationError,
+        CredentialsError,
+        CredentialsExpiredError,
+        RefreshError,
+        TokenProviderError,
+    )
+    from ._file_cache import FileCache
+    from ._policy import RefreshPolicy
+    from ._profiles import TokenProviderRequiredError, session_from_profile
+    from ._sts import AssumeRoleProvider, SessionTokenProvider
+    from ._tokens import TokenProvider, stdin_token_provider
+    from ._totp import TOTPTokenProvider
 
 __all__ = [
     "AiobotocoreCredentials",
@@ -46,3 +52,42 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+# Each public name and the private module that owns it. They are imported on
+# first use, so that `aiostscreds credential-process` on a warm cache never
+# pays for aiobotocore: importing any submodule runs this file first.
+_OWNERS = {
+    "AiobotocoreCredentials": "._aiobotocore",
+    "aiobotocore_credentials": "._aiobotocore",
+    "install": "._aiobotocore",
+    "CredentialsCache": "._cache",
+    "CredentialSource": "._cache",
+    "Credentials": "._credentials",
+    "ConfigurationError": "._errors",
+    "CredentialsError": "._errors",
+    "CredentialsExpiredError": "._errors",
+    "RefreshError": "._errors",
+    "TokenProviderError": "._errors",
+    "FileCache": "._file_cache",
+    "RefreshPolicy": "._policy",
+    "TokenProviderRequiredError": "._profiles",
+    "session_from_profile": "._profiles",
+    "AssumeRoleProvider": "._sts",
+    "SessionTokenProvider": "._sts",
+    "TokenProvider": "._tokens",
+    "stdin_token_provider": "._tokens",
+    "TOTPTokenProvider": "._totp",
+}
+
+
+def __getattr__(name: str) -> Any:
+    owner = _OWNERS.get(name)
+    if owner is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(owner, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
