@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
-import hashlib
 import json
 import logging
 import os
-import stat
 import tempfile
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -25,8 +22,8 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
-from botocore.utils import parse_timestamp
 
+from ._cache_format import cache_key, directory_problem, read_entry
 from ._credentials import Credentials
 from ._policy import Duration, to_seconds
 
@@ -40,22 +37,6 @@ __all__ = ["FileCache", "cache_key"]
 log = logging.getLogger("aiostscreds")
 
 _FIELDS = ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")
-
-
-def cache_key(args: Mapping[str, Any]) -> str:
-    """The AWS CLI's cache key for a set of AssumeRole arguments.
-
-    ``args`` holds ``RoleArn`` and what the user configured explicitly:
-    ``ExternalId``, ``SerialNumber``, ``DurationSeconds`` (an int) and
-    ``RoleSessionName`` when given, never a generated session name or a token
-    code. An inline ``Policy`` is parsed so that its key order doesn't matter.
-    """
-    args = dict(args)
-    if isinstance(args.get("Policy"), str):
-        with contextlib.suppress(ValueError):
-            args["Policy"] = json.loads(args["Policy"])
-    digest = hashlib.sha1(json.dumps(args, sort_keys=True).encode("utf-8")).hexdigest()
-    return digest.replace(":", "_").replace(os.sep, "_").replace("/", "_")
 
 
 def _expiration_text(value: dt.datetime) -> str:
@@ -117,13 +98,7 @@ class FileCache:
             log.warning("credential cache %s is not used: %s", self.directory, error.strerror)
             self._usable = False
             return False
-        problem = None
-        if not stat.S_ISDIR(info.st_mode):
-            problem = "it is not a directory"
-        elif hasattr(os, "getuid") and info.st_uid != os.getuid():
-            problem = "it is owned by another user"
-        elif info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            problem = "it is writable by group or others"
+        problem = directory_problem(info)
         if problem:
             log.warning("credential cache %s is not used: %s", self.directory, problem)
         self._usable = problem is None
@@ -135,43 +110,19 @@ class FileCache:
     # Reading and writing ----------------------------------------------------------
 
     def _read(self, key: str) -> Credentials | None:
-        path = self._path(key, ".json")
-        try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        except FileNotFoundError:
+        fields = read_entry(self.directory, key)
+        if fields is None:
             return None
-        except OSError as error:
-            if error.errno == errno.ELOOP:
-                log.debug("credential cache entry %s is a symlink: ignored", path.name)
-            else:
-                log.debug("credential cache entry %s unreadable: %s", path.name, error.strerror)
-            return None
-        with os.fdopen(fd, "rb") as file:
-            info = os.fstat(file.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                log.debug("credential cache entry %s is not a regular file: ignored", path.name)
-                return None
-            if hasattr(os, "getuid") and info.st_uid != os.getuid():
-                log.debug("credential cache entry %s is another user's: ignored", path.name)
-                return None
-            if info.st_mode & 0o077:
-                log.debug("credential cache entry %s is readable by others: ignored", path.name)
-                return None
-            raw = file.read(1 << 20)
         try:
-            document = json.loads(raw)
-            fields = document["Credentials"]
-            if not all(isinstance(fields.get(name), str) and fields[name] for name in _FIELDS):
-                raise ValueError("incomplete Credentials")
             return Credentials(
                 access_key_id=fields["AccessKeyId"],
                 secret_access_key=fields["SecretAccessKey"],
                 session_token=fields["SessionToken"],
-                expiration=parse_timestamp(fields["Expiration"]),
+                expiration=fields["Expiration"],
                 account_id=fields.get("AccountId") or None,
             )
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
-            log.debug("credential cache entry %s is corrupt or foreign: ignored", path.name)
+        except (ValueError, TypeError):
+            log.debug("credential cache entry %s.json is corrupt or foreign: ignored", key)
             return None
 
     def _write(self, key: str, response: Mapping[str, Any], credentials: Credentials) -> None:

@@ -18,9 +18,10 @@ import botocore.parsers
 from botocore.utils import parse_timestamp
 
 from ._cache import CredentialsCache
+from ._cache_format import assume_role_cache_key
 from ._credentials import Credentials
 from ._errors import ConfigurationError, CredentialsError, RefreshError
-from ._file_cache import FileCache, cache_key
+from ._file_cache import FileCache
 from ._policy import RefreshPolicy
 from ._tokens import MFACodes, TokenProvider
 from ._validation import (
@@ -448,12 +449,11 @@ class AssumeRoleProvider(_STSProvider):
         self._params = params
         # The AWS CLI's cache key: what the user configured, never a generated
         # session name or the library's default duration.
-        key_args = dict(self.request)
-        if not explicit_session_name:
-            del key_args["RoleSessionName"]
-        if duration is DEFAULT_DURATION:
-            del key_args["DurationSeconds"]
-        self._cache_key = cache_key(key_args)
+        self._cache_key = assume_role_cache_key(
+            self.request,
+            explicit_session_name=explicit_session_name,
+            explicit_duration=duration is not DEFAULT_DURATION,
+        )
 
     async def retrieve(self) -> Credentials:
         """Fetch new credentials: one AssumeRole call and at most one token-provider call.
