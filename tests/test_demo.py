@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from aiostscreds._demo import run_demo
+from aiostscreds.cli._demo import run_demo
 
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])

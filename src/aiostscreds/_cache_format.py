@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "DEFAULT_DIRECTORY",
     "FIELDS",
     "assume_role_cache_key",
     "cache_key",
@@ -30,6 +31,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("aiostscreds")
+
+DEFAULT_DIRECTORY = "~/.aws/cli/cache"
+"""The AWS CLI's own cache directory, the default of :class:`FileCache`."""
 
 FIELDS = ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")
 

@@ -23,7 +23,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from ._cache_format import cache_key, directory_problem, read_entry
+from ._cache_format import DEFAULT_DIRECTORY, cache_key, directory_problem, read_entry
 from ._credentials import Credentials
 from ._policy import Duration, to_seconds
 
@@ -75,7 +75,7 @@ class FileCache:
 
     def __init__(
         self,
-        directory: str | os.PathLike[str] = "~/.aws/cli/cache",
+        directory: str | os.PathLike[str] = DEFAULT_DIRECTORY,
         *,
         lock_timeout: Duration = dt.timedelta(minutes=5),
     ) -> None:

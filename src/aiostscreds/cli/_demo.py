@@ -1,4 +1,4 @@
-"""``python -m aiostscreds demo``: an MFA role, 1,000 concurrent S3 calls, a local STS.
+"""``aiostscreds demo``: an MFA role, 1,000 concurrent S3 calls, a local STS.
 
 Starts moto's server on 127.0.0.1 (STS and S3), assumes a role that needs
 MFA, installs the provider into an ``AioSession``, and runs concurrent S3
@@ -13,14 +13,13 @@ import itertools
 import logging
 import sys
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import anyio
 
-from ._aiobotocore import install
-from ._sts import AssumeRoleProvider
-from ._tokens import TokenProvider, stdin_token_provider
+from .._aiobotocore import install
+from .._sts import AssumeRoleProvider
+from .._tokens import TokenProvider, stdin_token_provider
 
 DEMO_ROLE = "arn:aws:iam::123456789012:role/demo-admin"
 DEMO_MFA = "arn:aws:iam::123456789012:mfa/demo-user"
@@ -150,17 +149,8 @@ async def run_demo(
     }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m aiostscreds``."""
-    parser = argparse.ArgumentParser(prog="python -m aiostscreds", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="assume an MFA role against a local STS")
-    demo.add_argument("--requests", type=int, default=1000, help="S3 requests (default 1000)")
-    demo.add_argument("--refreshes", type=int, default=3, help="forced refreshes (default 3)")
-    demo.add_argument("--concurrency", type=int, default=50, help="requests in flight (50)")
-    demo.add_argument("--mfa-code", help="a six-digit MFA code instead of prompting")
-    args = parser.parse_args(argv)
-
+def run(args: argparse.Namespace) -> int:
+    """``aiostscreds demo``: start moto, run :func:`run_demo`, print what happened."""
     try:
         from moto.server import ThreadedMotoServer
     except ImportError:
