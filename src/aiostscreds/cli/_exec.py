@@ -57,19 +57,33 @@ async def _run_with_server(args: argparse.Namespace, argv: list[str]) -> int:
         await chain.get_credentials()  # prompt before the command starts
         async with credential_server(chain.get_credentials) as server_env:
             env = child_environment(os.environ, server_env)
-            try:
-                child = await asyncio.create_subprocess_exec(*argv, env=env)
-            except OSError as error:
-                print(f"aiostscreds: cannot run {argv[0]!r}: {error.strerror}", file=sys.stderr)
-                return 127 if isinstance(error, FileNotFoundError) else 126
             loop = asyncio.get_running_loop()
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(signum, child.send_signal, signum)
+            child: asyncio.subprocess.Process | None = None
+            early: list[int] = []
+
+            def forward(signum: int) -> None:
+                if child is None:
+                    early.append(signum)  # the child exists a moment later
+                else:
+                    child.send_signal(signum)
+
+            # Handlers go in before the child starts, so no signal is lost.
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, forward, sig)
             try:
+                try:
+                    child = await asyncio.create_subprocess_exec(*argv, env=env)
+                except OSError as error:
+                    print(
+                        f"aiostscreds: cannot run {argv[0]!r}: {error.strerror}", file=sys.stderr
+                    )
+                    return 127 if isinstance(error, FileNotFoundError) else 126
+                for pending in early:
+                    child.send_signal(pending)
                 return await child.wait()
             finally:
-                for signum in (signal.SIGINT, signal.SIGTERM):
-                    loop.remove_signal_handler(signum)
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
     finally:
         await chain.aclose()
 

@@ -121,13 +121,13 @@ async def _serve(args: argparse.Namespace) -> int:
     try:
         await chain.get_credentials()  # prompt now, in this terminal, not mid-request
         async with credential_server(chain.get_credentials, host=host, port=args.port) as env:
-            for name, value in env.items():
-                print(f"export {name}={value}")
-            sys.stdout.flush()
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, stop.set)
+            for name, value in env.items():
+                print(f"export {name}={value}")
+            sys.stdout.flush()
             await stop.wait()
     finally:
         await chain.aclose()
