@@ -211,9 +211,7 @@ def _base_session(profile: str | None, region_name: str | None, client_config: A
     return session
 
 
-def _source_session(
-    hop: _Hop, below: AssumeRoleProvider | None, region: str | None, client_config: Any
-) -> AioSession:
+def _source_session(hop: _Hop, below: Any, region: str | None, client_config: Any) -> AioSession:
     """A session for ``hop``'s STS clients, signed by what lies below it."""
     kind = hop.source[0]
     profile = hop.source[1] if kind == "profile" else hop.profile
@@ -243,6 +241,7 @@ def _assemble(
     refresh: RefreshPolicy,
     region_name: str | None,
     client_config: Any = None,
+    mfa_session: dt.timedelta | float | None = None,
 ) -> tuple[AioSession, list[AssumeRoleProvider]]:
     if cache is not None and not isinstance(cache, FileCache):
         raise ConfigurationError("cache must be a FileCache or None")
@@ -269,7 +268,19 @@ def _assemble(
             )
     region = region_name or profiles[profile].get("region")
     providers: list[AssumeRoleProvider] = []
-    below: AssumeRoleProvider | None = None
+    below: Any = None
+    if mfa_session is not None:
+        from ._mfa_session import mfa_session_chain
+
+        chain, session = mfa_session_chain(
+            chain,
+            duration=mfa_session,
+            token_provider=token_provider,
+            cache=cache,
+            refresh=refresh,
+            source_session=_source_session(chain[0], None, region, client_config),
+        )
+        below = session.cache
     for hop in chain:
         duration: dt.timedelta = DEFAULT_DURATION
         if hop.duration_seconds is not None:
@@ -298,6 +309,7 @@ def session_from_profile(
     refresh: RefreshPolicy = RefreshPolicy(),
     region_name: str | None = None,
     client_config: Any = None,
+    mfa_session: dt.timedelta | float | None = None,
 ) -> AioSession:
     """An ``AioSession`` whose clients sign with a shared-config profile's role.
 
@@ -318,6 +330,12 @@ def session_from_profile(
         client_config: An ``AioConfig`` set as the default client config of the
             session and of every hop's STS clients; for example
             ``AioConfig(http_session_cls=HttpxSession)`` to run on trio.
+        mfa_session: MFA once for many roles (aws-vault's default): the IAM
+            user's long-term keys at the bottom of the chain call
+            GetSessionToken with MFA for this long (900-129600 s), shared
+            through ``cache``; every role is then assumed from that session
+            without a prompt, for at most 1 hour each (STS's limit for roles
+            assumed from a session token). One prompt per session.
 
     Supported keys: ``role_arn``, ``source_profile`` (chains of any depth; a
     source profile's static keys win over its own ``role_arn``),
@@ -345,5 +363,6 @@ def session_from_profile(
         refresh=refresh,
         region_name=region_name,
         client_config=client_config,
+        mfa_session=mfa_session,
     )
     return session

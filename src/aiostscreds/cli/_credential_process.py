@@ -56,12 +56,14 @@ def _profile_section(profile: str) -> dict[str, Any]:
     return section
 
 
-def warm_entry(profile: str) -> dict[str, Any] | None:
+def warm_entry(profile: str, *, mfa_session: bool = False) -> dict[str, Any] | None:
     """The cached credentials of ``profile``'s role, if fresh enough to hand out.
 
     The key is the one the profile's top :class:`AssumeRoleProvider` uses: the
     AssumeRole request its profile configures, keyed by the shared function.
-    Anything unexpected means a miss; the full path then reports it.
+    With an MFA session the role is assumed without ``SerialNumber``, so the
+    key has none. Anything unexpected means a miss; the full path then
+    reports it.
     """
     try:
         section = _profile_section(profile)
@@ -76,7 +78,7 @@ def warm_entry(profile: str) -> dict[str, Any] | None:
         ("external_id", "ExternalId"),
         ("mfa_serial", "SerialNumber"),
     ):
-        if section.get(key) is not None:
+        if section.get(key) is not None and not (mfa_session and key == "mfa_serial"):
             request[name] = str(section[key])
     duration: int | None = None
     if section.get("duration_seconds") is not None:
@@ -128,10 +130,10 @@ def _fields(credentials: Credentials) -> dict[str, Any]:
     }
 
 
-async def _cold(profile: str, cache: bool) -> dict[str, Any]:
+async def _cold(profile: str, cache: bool, mfa_session: float | None) -> dict[str, Any]:
     from ._profile import open_profile
 
-    chain = open_profile(profile, cache=cache)
+    chain = open_profile(profile, cache=cache, mfa_session=mfa_session)
     try:
         credentials = await chain.get_credentials()
         needed = min_remaining(chain.top.duration.total_seconds())
@@ -146,12 +148,12 @@ async def _cold(profile: str, cache: bool) -> dict[str, Any]:
 def obtain(args: argparse.Namespace) -> dict[str, Any]:
     """The profile's credential fields: from a warm cache entry, else the role chain."""
     if args.cache:
-        entry = warm_entry(args.profile)
+        entry = warm_entry(args.profile, mfa_session=args.mfa_session is not None)
         if entry is not None:
             return entry
     import anyio
 
-    return anyio.run(_cold, args.profile, args.cache)
+    return anyio.run(_cold, args.profile, args.cache, args.mfa_session)
 
 
 def run_credential_process(args: argparse.Namespace) -> int:

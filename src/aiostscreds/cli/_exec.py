@@ -52,7 +52,7 @@ async def _run_with_server(args: argparse.Namespace, argv: list[str]) -> int:
     from ._profile import open_profile
     from ._server import credential_server
 
-    chain = open_profile(args.profile, cache=args.cache)
+    chain = open_profile(args.profile, cache=args.cache, mfa_session=args.mfa_session)
     try:
         await chain.get_credentials()  # prompt before the command starts
         async with credential_server(chain.get_credentials) as server_env:

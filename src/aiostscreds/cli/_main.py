@@ -67,6 +67,14 @@ def _profile_options() -> argparse.ArgumentParser:
         help="do not read or write the AWS CLI's credential cache (~/.aws/cli/cache)",
     )
     common.add_argument(
+        "--mfa-session",
+        type=_duration,
+        metavar="DURATION",
+        help="MFA once: get an MFA session (GetSessionToken) this long, such as 8h, from "
+        "the IAM user's keys at the bottom of the profile's chain, and assume every role "
+        "from it without a prompt (each role for at most 1 hour)",
+    )
+    common.add_argument(
         "--debug", action="store_true", help="log what happens to stderr, with tracebacks"
     )
     return common

@@ -38,7 +38,11 @@ class ProfileCredentials:
 
 
 def open_profile(
-    profile: str, *, cache: bool, token_provider: TokenProvider = stdin_token_provider
+    profile: str,
+    *,
+    cache: bool,
+    mfa_session: float | None = None,
+    token_provider: TokenProvider = stdin_token_provider,
 ) -> ProfileCredentials:
     """The role chain of ``profile``; MFA codes are asked for on the terminal by default.
 
@@ -51,6 +55,7 @@ def open_profile(
         cache=FileCache() if cache else None,
         refresh=RefreshPolicy(),
         region_name=None,
+        mfa_session=mfa_session,
     )
     if not providers:
         raise ConfigurationError(

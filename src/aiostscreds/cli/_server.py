@@ -117,7 +117,7 @@ async def _serve(args: argparse.Namespace) -> int:
     from ._profile import open_profile
 
     host = loopback_host(args.host)  # before any prompt
-    chain = open_profile(args.profile, cache=args.cache)
+    chain = open_profile(args.profile, cache=args.cache, mfa_session=args.mfa_session)
     try:
         await chain.get_credentials()  # prompt now, in this terminal, not mid-request
         async with credential_server(chain.get_credentials, host=host, port=args.port) as env:
