@@ -69,3 +69,82 @@ def _prompts_on_tty() -> bool:
 
 
 TTY_PROMPT = _prompts_on_tty()
+
+
+class TerminalRun:
+    """A process run with a pseudo-terminal as its controlling terminal."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str, terminal: str, prompts: int):
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.terminal = terminal
+        self.prompts = prompts
+
+
+def run_on_terminal(
+    argv: list[str],
+    env: dict[str, str],
+    *,
+    code: str = "123456",
+    stderr_to_terminal: bool = False,
+    timeout: float = 60,
+) -> TerminalRun:
+    """Run ``argv`` in a new session whose controlling terminal is a pty; type ``code``
+    at every ``MFA code`` prompt that appears on it."""
+    import fcntl
+    import pty
+    import select
+    import signal
+    import subprocess
+    import termios
+    import time
+
+    master, slave = pty.openpty()
+
+    def take_terminal() -> None:
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    try:
+        process = subprocess.Popen(
+            argv,
+            env=env,
+            stdin=slave,
+            stdout=subprocess.PIPE,
+            stderr=slave if stderr_to_terminal else subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=take_terminal,
+            pass_fds=(slave,),
+        )
+    finally:
+        os.close(slave)
+    seen = b""
+    prompts = 0
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the terminal's last user is gone
+            break
+        seen += chunk
+        while seen.count(b"MFA code") > prompts:
+            prompts += 1
+            os.write(master, code.encode() + b"\n")
+    try:
+        stdout, stderr = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # its own session: it and its children
+        stdout, stderr = process.communicate()
+        raise
+    finally:
+        os.close(master)
+    return TerminalRun(
+        process.returncode,
+        stdout.decode(),
+        "" if stderr is None else stderr.decode(),
+        seen.decode(errors="replace"),
+        prompts,
+    )
