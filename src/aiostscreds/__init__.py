@@ -8,9 +8,14 @@ credentials that aiobotocore clients sign with. Runs on asyncio and trio.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+# Not typing.TYPE_CHECKING: importing typing would cost the warm path of
+# `aiostscreds credential-process` more than a millisecond. mypy treats any
+# name TYPE_CHECKING as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ._aiobotocore import AiobotocoreCredentials, aiobotocore_credentials, install
     from ._cache import CredentialsCache, CredentialSource
     from ._credentials import Credentials

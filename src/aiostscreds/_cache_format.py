@@ -16,9 +16,11 @@ import json
 import logging
 import os
 import stat
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING would import typing
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 __all__ = [
     "DEFAULT_DIRECTORY",
@@ -102,7 +104,7 @@ def parse_expiration(text: str) -> dt.datetime:
     return value
 
 
-def read_entry(directory: Path, key: str) -> dict[str, Any] | None:
+def read_entry(directory: str | os.PathLike[str], key: str) -> dict[str, Any] | None:
     """The ``Credentials`` of the entry ``<directory>/<key>.json``, if it can be trusted.
 
     Its ``Expiration`` is returned parsed (an aware datetime). Symlinks, files
@@ -111,7 +113,7 @@ def read_entry(directory: Path, key: str) -> dict[str, Any] | None:
     """
     name = f"{key}.json"
     try:
-        fd = os.open(directory / name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(os.path.join(directory, name), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
         return None
     except OSError as error:

@@ -13,12 +13,13 @@ import datetime as dt
 import json
 import os
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from .._cache_format import DEFAULT_DIRECTORY, assume_role_cache_key, directory_problem, read_entry
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING would import typing
 if TYPE_CHECKING:
+    from typing import Any
+
     from .._credentials import Credentials
 
 __all__ = ["obtain", "process_document", "run_credential_process"]
@@ -92,9 +93,9 @@ def warm_entry(profile: str, *, mfa_session: bool = False) -> dict[str, Any] | N
         explicit_session_name="RoleSessionName" in request,
         explicit_duration=duration is not None,
     )
-    directory = Path(DEFAULT_DIRECTORY).expanduser()
+    directory = os.path.expanduser(DEFAULT_DIRECTORY)
     try:
-        if directory_problem(directory.stat()) is not None:
+        if directory_problem(os.stat(directory)) is not None:
             return None
     except OSError:
         return None
