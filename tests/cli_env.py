@@ -86,12 +86,13 @@ def run_on_terminal(
     argv: list[str],
     env: dict[str, str],
     *,
-    code: str = "123456",
+    code: str | list[str] = "123456",
     stderr_to_terminal: bool = False,
     timeout: float = 60,
 ) -> TerminalRun:
     """Run ``argv`` in a new session whose controlling terminal is a pty; type ``code``
-    at every ``MFA code`` prompt that appears on it."""
+    at every ``MFA code`` prompt that appears on it (a list: one per prompt, the last
+    one repeated)."""
     import fcntl
     import pty
     import select
@@ -131,8 +132,9 @@ def run_on_terminal(
             break
         seen += chunk
         while seen.count(b"MFA code") > prompts:
+            answer = code if isinstance(code, str) else code[min(prompts, len(code) - 1)]
             prompts += 1
-            os.write(master, code.encode() + b"\n")
+            os.write(master, answer.encode() + b"\n")
     try:
         stdout, stderr = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
