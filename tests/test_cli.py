@@ -280,3 +280,29 @@ def test_exec_forwards_signals_to_the_child(home: Path, moto_endpoint: str, sign
     finally:
         process.kill()
         process.wait()
+
+
+def test_debug_logs_hold_no_secret(home: Path, moto_endpoint: str) -> None:
+    env = command_env(home, moto_endpoint)
+    result = run(["credential-process", "--profile", "role", "--debug", "--no-cache"], env)
+    assert result.returncode == 0, result.stderr
+    assert "assumed role" in result.stderr  # the library's own INFO records are shown
+    document = json.loads(result.stdout)
+    for secret in (
+        document["SecretAccessKey"],
+        document["SessionToken"],
+        "cli-test-source-secret",
+    ):
+        assert secret not in result.stderr
+
+
+def test_library_warnings_add_no_stderr_line_without_debug(home: Path, moto_endpoint: str) -> None:
+    # A cache directory writable by others is refused with a WARNING record.
+    cache = home / ".aws" / "cli" / "cache"
+    cache.mkdir(parents=True)
+    cache.chmod(0o777)
+    env = command_env(home, moto_endpoint)
+    quiet = run(["credential-process", "--profile", "role"], env)
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    loud = run(["credential-process", "--profile", "role", "--debug"], env)
+    assert "WARNING aiostscreds: credential cache" in loud.stderr
