@@ -203,6 +203,7 @@ def _floor_server() -> None:
     app.router.add_get("/", answer)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
+    sock.listen(4096)  # connections queue from now on, before the app serves them
     port = sock.getsockname()[1]
     print(f"export AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:{port}/")
     print("export AWS_CONTAINER_AUTHORIZATION_TOKEN=floor", flush=True)
