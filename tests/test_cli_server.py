@@ -11,6 +11,7 @@ from pathlib import Path
 
 import aiohttp
 import anyio
+import anyio.to_thread
 import pytest
 
 from aiostscreds.cli._profile import open_profile
@@ -232,3 +233,31 @@ async def test_boto3_through_the_server_picks_up_a_forced_refresh(
         assert await ask() == refreshed.access_key_id
         await child.stdin.aclose()
     await chain.aclose()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+async def test_botocores_container_provider_accepts_both_loopback_servers(host: str) -> None:
+    import datetime as dt
+
+    from botocore.credentials import ContainerProvider
+
+    from aiostscreds import Credentials
+
+    held = Credentials(
+        access_key_id="ASIALOOPBACKTEST0001",
+        secret_access_key="loopback-secret",
+        session_token="loopback-token",
+        expiration=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1),
+    )
+
+    async def get_credentials() -> Credentials:
+        return held
+
+    async with credential_server(get_credentials, host=host) as env:
+        loaded = await anyio.to_thread.run_sync(lambda: ContainerProvider(environ=env).load())
+    frozen = loaded.get_frozen_credentials()
+    assert (frozen.access_key, frozen.secret_key, frozen.token) == (
+        "ASIALOOPBACKTEST0001",
+        "loopback-secret",
+        "loopback-token",
+    )
