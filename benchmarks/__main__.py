@@ -21,8 +21,8 @@ from typing import Any
 import anyio
 import attrs
 
+from . import cli, report, scenarios
 from . import contenders as c
-from . import report, scenarios
 from .end_to_end import end_to_end, isolate_aws_environment, local_sts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -299,6 +299,8 @@ def measure(settings: Settings, endpoint: str, *, command: str) -> dict[str, Any
             ),
             backend=backend,
         )
+    progress("the aiostscreds command: warm credential-process and serve")
+    results["cli"] = cli.measure(endpoint, quick=settings.mode == "quick")
     results["meta"]["duration_s"] = round(time.perf_counter() - started, 1)
     results["meta"]["machine"]["load_average_at_end"] = list(os.getloadavg())
     results["targets"] = report.evaluate_targets(results)

@@ -215,7 +215,87 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                     _at_least(ratio, E2E_LIMIT),
                 )
             )
+    targets.extend(cli_targets(results.get("cli")))
     return targets
+
+
+CLI_WARM_LIMIT = 1.5
+SERVE_LIMIT = 0.8
+
+
+def cli_targets(cli: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Issue 10's targets for the ``aiostscreds`` command, if they were measured."""
+    if cli is None:
+        return []
+    warm = cli["credential_process_warm"]
+    targets = [
+        _target(
+            "credential-process warm path <= 1.5x the botocore.configloader floor",
+            f"whole process, median of {warm['runs']}, {warm['sts_calls']} STS calls",
+            f"{warm['ratio']:.2f}x",
+            warm["ratio"],
+            "<= 1.5x",
+            warm["ratio"] <= CLI_WARM_LIMIT,
+            _at_most(warm["ratio"], CLI_WARM_LIMIT),
+        )
+    ]
+    serve = cli["serve"]
+    for clients in ("100", "1000"):
+        ratio = serve[clients]["ratio"]
+        targets.append(
+            _target(
+                "serve requests/s >= 0.8x an aiohttp.web constant-JSON floor",
+                f"{clients} keep-alive clients, {serve['sts_calls']} STS call(s)",
+                f"{ratio:.2f}x",
+                ratio,
+                ">= 0.8x",
+                ratio >= SERVE_LIMIT,
+                _at_least(ratio, SERVE_LIMIT),
+            )
+        )
+    return targets
+
+
+def cli_lines(cli: dict[str, Any] | None) -> list[str]:
+    """The report's section on the ``aiostscreds`` command."""
+    if cli is None:
+        return []
+    warm = cli["credential_process_warm"]
+    lines = [
+        "## The `aiostscreds` command",
+        "",
+        f"`credential-process` answering from a warm cache, whole process, median of "
+        f"{warm['runs']} interleaved runs: {warm['console_script_median_s'] * 1000:.0f} ms as the "
+        f"console script, {warm['python_m_median_s'] * 1000:.0f} ms as `python -m aiostscreds`, "
+        f"against {warm['floor_median_s'] * 1000:.0f} ms for the floor "
+        '(`python -c "import botocore.configloader, json"`): '
+        f"{warm['ratio']:.2f}x ({warm['ratio_python_m']:.2f}x with `-m`), "
+        f"{warm['sts_calls']} STS calls.",
+        "",
+    ]
+    lines += _table(
+        ["clients", "serve req/s", "p50 / p99 ms", "floor req/s", "p50 / p99 ms", "ratio"],
+        [
+            [
+                clients,
+                f"{figures['serve']['requests_per_s']:,.0f}",
+                f"{figures['serve']['p50_ms']:.1f} / {figures['serve']['p99_ms']:.1f}",
+                f"{figures['floor']['requests_per_s']:,.0f}",
+                f"{figures['floor']['p50_ms']:.1f} / {figures['floor']['p99_ms']:.1f}",
+                f"{figures['ratio']:.2f}x",
+            ]
+            for clients, figures in cli["serve"].items()
+            if clients != "sts_calls"
+        ],
+    )
+    lines += [
+        "",
+        f"`serve` made {cli['serve']['sts_calls']} STS call(s) over all of its rounds. The "
+        "clients run in one Python process on the same machine, so at 1,000 clients they, "
+        "not the servers, may set the pace.",
+        "",
+    ]
+    return lines
 
 
 # ---------------------------------------------------------------------------
@@ -853,6 +933,7 @@ def markdown(results: dict[str, Any], images: dict[str, Path], doc_dir: Path) ->
         "from one round to the next; a difference between installed and static credentials "
         "smaller than that spread cannot be told from noise here.",
         "",
+        *cli_lines(results.get("cli")),
         "## Reproduce",
         "",
         "```sh",

@@ -232,3 +232,17 @@ def test_a_tiny_run_measures_everything_and_writes_the_report(
     for heading in ("## Targets", "## Hot path", "## Failure storm", "## End to end"):
         assert heading in text
     assert "](img/release_latency.png)" in text
+
+
+def test_cli_benchmark_counts_no_sts_call_on_the_warm_path(moto_endpoint: str) -> None:
+    from benchmarks import cli
+
+    warm = cli.credential_process_warm(moto_endpoint, runs=1)
+    assert warm["sts_calls"] == 0 and warm["runs"] == 1
+    serve = cli.serve_throughput(moto_endpoint, clients=(5,), seconds=0.2, rounds=1)
+    assert serve["sts_calls"] == 1
+    assert serve["5"]["serve"]["requests"] > 0 and serve["5"]["floor"]["requests"] > 0
+    assert [t["met"] in (True, False) for t in report.cli_targets({
+        "credential_process_warm": warm, "serve": {"100": serve["5"], "1000": serve["5"], "sts_calls": 1}
+    })] == [True, True, True]
+    assert report.cli_lines({"credential_process_warm": warm, "serve": serve})[0].startswith("## ")

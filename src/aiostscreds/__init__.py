@@ -5,30 +5,41 @@ provider called on every refresh, the AWS cross-SDK refresh rules, and
 credentials that aiobotocore clients sign with. Runs on asyncio and trio.
 """
 
-from ._aiobotocore import AiobotocoreCredentials, aiobotocore_credentials, install
-from ._cache import CredentialsCache, CredentialSource
-from ._credentials import Credentials
-from ._errors import (
-    ConfigurationError,
-    CredentialsError,
-    CredentialsExpiredError,
-    CredentialsRejectedError,
-    RefreshError,
-    TokenProviderError,
-)
-from ._policy import RefreshPolicy
-from ._profiles import (
-    ProfileProvider,
-    TokenProviderRequiredError,
-    profile_provider,
-    session_from_profile,
-)
-from ._sts import AssumeRoleProvider, SessionTokenProvider
-from ._terminal import stdin_token_provider, terminal_token_provider
-from ._tokens import TokenProvider
-from ._totp import TOTPTokenProvider
-from ._web_identity import WebIdentityProvider
-from .caches import FileCache, SharedCache
+from __future__ import annotations
+
+import importlib
+
+# Not typing.TYPE_CHECKING: importing typing would cost the warm path of
+# `aiostscreds credential-process` more than a millisecond. mypy treats any
+# name TYPE_CHECKING as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ._aiobotocore import AiobotocoreCredentials, aiobotocore_credentials, install
+    from ._cache import CredentialsCache, CredentialSource
+    from ._credentials import Credentials
+    from ._errors import (
+        ConfigurationError,
+        CredentialsError,
+        CredentialsExpiredError,
+        CredentialsRejectedError,
+        RefreshError,
+        TokenProviderError,
+    )
+    from ._policy import RefreshPolicy
+    from ._profiles import (
+        ProfileProvider,
+        TokenProviderRequiredError,
+        profile_provider,
+        session_from_profile,
+    )
+    from ._sts import AssumeRoleProvider, SessionTokenProvider
+    from ._terminal import stdin_token_provider, terminal_token_provider
+    from ._tokens import TokenProvider
+    from ._totp import TOTPTokenProvider
+    from ._web_identity import WebIdentityProvider
+    from .caches import FileCache, SharedCache
 
 __all__ = [
     "AiobotocoreCredentials",
@@ -60,3 +71,48 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+# Each public name and the private module that owns it. They are imported on
+# first use, so that `aiostscreds credential-process` on a warm cache never
+# pays for aiobotocore: importing any submodule runs this file first.
+_OWNERS = {
+    "AiobotocoreCredentials": "._aiobotocore",
+    "aiobotocore_credentials": "._aiobotocore",
+    "install": "._aiobotocore",
+    "CredentialsCache": "._cache",
+    "CredentialSource": "._cache",
+    "Credentials": "._credentials",
+    "ConfigurationError": "._errors",
+    "CredentialsError": "._errors",
+    "CredentialsExpiredError": "._errors",
+    "CredentialsRejectedError": "._errors",
+    "RefreshError": "._errors",
+    "TokenProviderError": "._errors",
+    "RefreshPolicy": "._policy",
+    "ProfileProvider": "._profiles",
+    "TokenProviderRequiredError": "._profiles",
+    "profile_provider": "._profiles",
+    "session_from_profile": "._profiles",
+    "AssumeRoleProvider": "._sts",
+    "SessionTokenProvider": "._sts",
+    "stdin_token_provider": "._terminal",
+    "terminal_token_provider": "._terminal",
+    "TokenProvider": "._tokens",
+    "TOTPTokenProvider": "._totp",
+    "WebIdentityProvider": "._web_identity",
+    "FileCache": ".caches",
+    "SharedCache": ".caches",
+}
+
+
+def __getattr__(name: str) -> Any:
+    owner = _OWNERS.get(name)
+    if owner is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(owner, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

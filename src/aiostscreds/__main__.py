@@ -1,7 +1,7 @@
-"""``python -m aiostscreds demo``: see :mod:`aiostscreds._demo`."""
+"""``python -m aiostscreds``: the ``aiostscreds`` command (see :mod:`aiostscreds.cli`)."""
 
 import sys
 
-from ._demo import main
+from .cli import main
 
 sys.exit(main())

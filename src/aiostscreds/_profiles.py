@@ -23,6 +23,7 @@ from aiobotocore.session import AioSession
 from botocore.utils import validate_region_name
 
 from ._aiobotocore import install
+from ._cache import CredentialsCache
 from ._credentials import Credentials
 from ._errors import ConfigurationError
 from ._policy import RefreshPolicy
@@ -65,6 +66,8 @@ _WEB_IDENTITY_ENV = {
 }
 
 _Provider = Union[AssumeRoleProvider, WebIdentityProvider]  # noqa: UP007 (a runtime alias on 3.10)
+# What signs a hop's STS calls: the hop below, or an MFA session's cache.
+_Signer = Union[_Provider, CredentialsCache]  # noqa: UP007
 
 
 class TokenProviderRequiredError(ConfigurationError):
@@ -347,7 +350,7 @@ def _sts_session(profile: str | None, region: str | None, client_config: Any) ->
 
 
 def _source_session(
-    hop: _Hop, below: _Provider | None, region: str | None, client_config: Any
+    hop: _Hop, below: _Signer | None, region: str | None, client_config: Any
 ) -> AioSession:
     """A session for ``hop``'s STS clients, signed by what lies below it."""
     kind = hop.source[0]
@@ -394,6 +397,7 @@ def _assemble(
     refresh: RefreshPolicy,
     region_name: str | None,
     client_config: Any = None,
+    mfa_session: dt.timedelta | float | None = None,
 ) -> tuple[AioSession, list[_Provider]]:
     check_shared_cache(cache)
     if not isinstance(refresh, RefreshPolicy):
@@ -434,7 +438,7 @@ def _assemble(
             )
     region = region_name or _value(profile, profiles.get(profile, {}), "region")
     providers: list[_Provider] = []
-    below: _Provider | None = None
+    below: _Signer | None = None
     if web_identity is not None:
         where = f"profile {web_identity.profile!r}" if web_identity.profile else "the environment"
         duration = web_identity.duration_seconds
@@ -449,6 +453,23 @@ def _assemble(
             client_config=client_config,
         )
         providers.append(below)
+    if mfa_session is not None:
+        from ._mfa_session import mfa_session_chain
+
+        if web_identity is not None or not chain:
+            raise ConfigurationError(
+                f"mfa_session needs a role profile on an IAM user's long-term keys; "
+                f"profile {profile!r} is not one"
+            )
+        chain, session = mfa_session_chain(
+            chain,
+            duration=mfa_session,
+            token_provider=token_provider,
+            cache=cache,
+            refresh=refresh,
+            source_session=_source_session(chain[0], None, region, client_config),
+        )
+        below = session.cache
     for hop in chain:
         # No duration_seconds means none is sent, as botocore and the AWS CLI do:
         # STS gives 1 hour, and the CLI reuses the cached entry.
@@ -486,6 +507,7 @@ def session_from_profile(
     refresh: RefreshPolicy = RefreshPolicy(),
     region_name: str | None = None,
     client_config: Any = None,
+    mfa_session: dt.timedelta | float | None = None,
 ) -> AioSession:
     """An ``AioSession`` whose clients sign with a shared-config profile's role.
 
@@ -511,6 +533,12 @@ def session_from_profile(
         client_config: An ``AioConfig`` set as the default client config of the
             session and of every hop's STS clients; for example
             ``AioConfig(http_session_cls=HttpxSession)`` to run on trio.
+        mfa_session: MFA once for many roles (aws-vault's default): the IAM
+            user's long-term keys at the bottom of the chain call
+            GetSessionToken with MFA for this long (900-129600 s), shared
+            through ``cache``; every role is then assumed from that session
+            without a prompt, for at most 1 hour each (STS's limit for roles
+            assumed from a session token). One prompt per session.
 
     Supported keys: ``role_arn``, ``source_profile`` (chains of any depth; a
     source profile's static keys win over its own ``role_arn``),
@@ -543,6 +571,7 @@ def session_from_profile(
         refresh=refresh,
         region_name=region_name,
         client_config=client_config,
+        mfa_session=mfa_session,
     )
     return session
 
@@ -626,6 +655,7 @@ def profile_provider(
     refresh: RefreshPolicy = RefreshPolicy(),
     region_name: str | None = None,
     client_config: Any = None,
+    mfa_session: dt.timedelta | float | None = None,
 ) -> ProfileProvider:
     """A :class:`ProfileProvider` for a profile that configures a role or a web identity.
 
@@ -646,6 +676,7 @@ def profile_provider(
         refresh=refresh,
         region_name=region_name,
         client_config=client_config,
+        mfa_session=mfa_session,
     )
     if not providers:
         name = profile or "the default chain"

@@ -20,6 +20,7 @@ import botocore.parsers
 from botocore.utils import parse_timestamp
 
 from ._cache import CredentialsCache
+from ._cache_format import assume_role_cache_key
 from ._credentials import Credentials
 from ._errors import ConfigurationError, CredentialsError, RefreshError
 from ._policy import RefreshPolicy
@@ -38,7 +39,6 @@ from ._validation import (
 )
 from .caches._shared import (
     SharedCache,
-    cache_key,
     check_shared_cache,
     guarded_load,
     guarded_lock,
@@ -428,6 +428,46 @@ class _STSProvider:
         await self.aclose()
 
 
+async def fetch_shared(
+    provider: _STSProvider,
+    shared: SharedCache,
+    key: str,
+    role_arn: str | None,
+    cache: CredentialsCache,
+) -> Credentials:
+    """One refresh of ``provider`` through a shared cache: lock, load, else fetch and store.
+
+    An entry is used instead of an STS call when it is outside the expiry
+    window, newer than the credentials ``cache`` holds, and not a key passed to
+    its ``invalidate()``. Whatever the shared cache raises, the refresh goes on
+    to STS.
+    """
+    async with guarded_lock(shared, key):
+        stored = await guarded_load(shared, key, role_arn)
+        if stored is not None and _reusable(stored, cache, provider._clock()):
+            log.info(
+                "using credentials for %s from %r until %s",
+                provider._subject(),
+                shared,
+                stored.expiration.isoformat(),
+            )
+            return stored
+        credentials, response = await provider._fetch()
+        mfa = provider.serial_number is not None
+        await guarded_store(shared, key, response.value, credentials, mfa=mfa)
+        return credentials
+
+
+def _reusable(stored: Credentials, cache: CredentialsCache, now: float) -> bool:
+    expiry = cache.policy.expiry_window.total_seconds()
+    if stored.expires_at - expiry <= now:
+        return False
+    held = cache.credentials
+    if held is not None and stored.expires_at <= held.expires_at:
+        return False
+    return stored.access_key_id not in cache.rejected_keys
+
+
 class _SessionClients:
     """Marks a client argument that is really a per-refresh client factory."""
 
@@ -545,12 +585,11 @@ class AssumeRoleProvider(_STSProvider):
         self._params = params
         # The AWS CLI's cache key: what the user configured, never a generated
         # session name or the library's default duration.
-        key_args = dict(self.request)
-        if not explicit_session_name:
-            del key_args["RoleSessionName"]
-        if duration is DEFAULT_DURATION:
-            key_args.pop("DurationSeconds", None)
-        self._cache_key = cache_key(key_args)
+        self._cache_key = assume_role_cache_key(
+            self.request,
+            explicit_session_name=explicit_session_name,
+            explicit_duration=duration is not DEFAULT_DURATION,
+        )
 
     async def retrieve(self) -> Credentials:
         """Fetch new credentials: one AssumeRole call and at most one token-provider call.
@@ -569,29 +608,7 @@ class AssumeRoleProvider(_STSProvider):
         if shared is None:
             credentials, _ = await self._fetch()
             return credentials
-        key = self._cache_key
-        async with guarded_lock(shared, key):
-            stored = await guarded_load(shared, key, self.role_arn)
-            if stored is not None and self._reusable(stored):
-                log.info(
-                    "using credentials for %s from %r until %s",
-                    self.role_arn,
-                    shared,
-                    stored.expiration.isoformat(),
-                )
-                return stored
-            credentials, response = await self._fetch()
-            await guarded_store(shared, key, response.value, credentials, mfa=self._mfa is not None)
-            return credentials
-
-    def _reusable(self, stored: Credentials) -> bool:
-        expiry = self._cache.policy.expiry_window.total_seconds()
-        if stored.expires_at - expiry <= self._clock():
-            return False
-        held = self._cache.credentials
-        if held is not None and stored.expires_at <= held.expires_at:
-            return False
-        return stored.access_key_id not in self._cache.rejected_keys
+        return await fetch_shared(self, shared, self._cache_key, self.role_arn, self._cache)
 
     @classmethod
     def from_session(

@@ -24,8 +24,8 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
-from botocore.utils import parse_timestamp
 
+from .._cache_format import DEFAULT_DIRECTORY, directory_problem, read_entry
 from .._credentials import Credentials
 from .._errors import ConfigurationError
 from .._policy import Duration, to_seconds
@@ -39,7 +39,6 @@ __all__ = ["FileCache"]
 
 log = logging.getLogger("aiostscreds")
 
-_FIELDS = ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")
 # Never follow a symlink, never wait on a FIFO or a device.
 _OPEN_FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 
@@ -69,28 +68,6 @@ def _check_directory_argument(value: object) -> Path:
     if not value or "\x00" in value:
         raise ConfigurationError("directory must be a non-empty path without NUL characters")
     return Path(value).expanduser()
-
-
-def _same_role(assumed_role_arn: object, role_arn: str) -> bool:
-    """Whether ``arn:P:sts::A:assumed-role/NAME/SESSION`` is a session of the role.
-
-    The role is ``arn:P:iam::A:role/PATH/NAME``: same partition, account and name.
-    """
-    if not isinstance(assumed_role_arn, str):
-        return False
-    theirs = assumed_role_arn.split(":", 5)
-    ours = role_arn.split(":", 5)
-    if len(theirs) != 6 or len(ours) != 6:
-        return False
-    kind, _, rest = theirs[5].partition("/")
-    role_name = rest.split("/", 1)[0]
-    return (
-        kind == "assumed-role"
-        and theirs[1] == ours[1]
-        and theirs[4] == ours[4]
-        and role_name != ""
-        and role_name == ours[5].rsplit("/", 1)[-1]
-    )
 
 
 def _expiration_text(value: dt.datetime) -> str:
@@ -139,7 +116,7 @@ class FileCache:
 
     def __init__(
         self,
-        directory: str | os.PathLike[str] = "~/.aws/cli/cache",
+        directory: str | os.PathLike[str] = DEFAULT_DIRECTORY,
         *,
         lock_timeout: Duration = dt.timedelta(minutes=5),
     ) -> None:
@@ -161,14 +138,14 @@ class FileCache:
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             info = self.directory.stat()
-            problem = self._directory_problem(info)
+            problem = directory_problem(info)
             if problem is None and info.st_mode & stat.S_IWGRP:
                 # botocore makes ~/.aws/cli/cache with os.makedirs' defaults: 0775
                 # under umask 002. It is ours: take the group's write access away
                 # rather than give up sharing with the AWS CLI.
                 os.chmod(self.directory, stat.S_IMODE(info.st_mode) & 0o700)
                 info = self.directory.stat()
-                problem = self._directory_problem(info)
+                problem = directory_problem(info)
                 if problem is None and info.st_mode & stat.S_IWGRP:
                     problem = "it stays writable by its group"
                 if problem is None:
@@ -184,89 +161,27 @@ class FileCache:
         self._usable = problem is None
         return self._usable
 
-    @staticmethod
-    def _directory_problem(info: os.stat_result) -> str | None:
-        if not stat.S_ISDIR(info.st_mode):
-            return "it is not a directory"
-        if info.st_uid != os.getuid():
-            return "it is owned by another user"
-        if info.st_mode & stat.S_IWOTH:
-            return "it is writable by others"
-        return None
-
     def _path(self, key: str, suffix: str) -> Path:
         return self.directory / f"{key}{suffix}"
 
     # Reading and writing ----------------------------------------------------------
 
     def _read(self, key: str, role_arn: str | None = None) -> Credentials | None:
-        """The entry's credentials, or None for anything missing, untrusted or unusable.
-
-        Never raises, never blocks: whatever is at the path (a FIFO, a device,
-        a symlink, JSON nested a million deep, a year 1e20), it is at worst
-        ignored with a DEBUG line and replaced after the STS call.
-        """
-        path = self._path(key, ".json")
+        """The entry's credentials, or None for anything missing, untrusted or unusable."""
+        fields = read_entry(self.directory, key, role_arn=role_arn)
+        if fields is None:
+            return None
         try:
-            return self._read_trusted(path, role_arn)
-        except Exception as error:
-            log.debug(
-                "credential cache entry %s is corrupt or foreign (%s): ignored",
-                path.name,
-                type(error).__name__,
+            return Credentials(
+                access_key_id=fields["AccessKeyId"],
+                secret_access_key=fields["SecretAccessKey"],
+                session_token=fields["SessionToken"],
+                expiration=fields["Expiration"],
+                account_id=fields.get("AccountId") or None,
             )
+        except (ValueError, TypeError, OverflowError):
+            log.debug("credential cache entry %s.json is corrupt or foreign: ignored", key)
             return None
-
-    def _read_trusted(self, path: Path, role_arn: str | None) -> Credentials | None:
-        try:
-            # Check the type before opening: a FIFO is never opened at all.
-            if not stat.S_ISREG(os.lstat(path).st_mode):
-                log.debug("credential cache entry %s is not a regular file: ignored", path.name)
-                return None
-            fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
-        except FileNotFoundError:
-            return None
-        except OSError as error:
-            if error.errno == errno.ELOOP:
-                log.debug("credential cache entry %s is a symlink: ignored", path.name)
-            else:
-                log.debug("credential cache entry %s unreadable: %s", path.name, error.strerror)
-            return None
-        with os.fdopen(fd, "rb") as file:
-            info = os.fstat(file.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                log.debug("credential cache entry %s is not a regular file: ignored", path.name)
-                return None
-            if info.st_uid != os.getuid():
-                log.debug("credential cache entry %s is another user's: ignored", path.name)
-                return None
-            if info.st_mode & 0o077:
-                log.debug("credential cache entry %s is readable by others: ignored", path.name)
-                return None
-            raw = file.read(1 << 20)
-        document = json.loads(raw)
-        fields = document["Credentials"]
-        if not all(isinstance(fields.get(name), str) and fields[name] for name in _FIELDS):
-            raise ValueError("incomplete Credentials")
-        assumed = document.get("AssumedRoleUser")
-        if (
-            role_arn is not None
-            and assumed is not None
-            and not _same_role(assumed.get("Arn"), role_arn)
-        ):
-            log.debug(
-                "credential cache entry %s is for another role than %s: ignored",
-                path.name,
-                role_arn,
-            )
-            return None
-        return Credentials(
-            access_key_id=fields["AccessKeyId"],
-            secret_access_key=fields["SecretAccessKey"],
-            session_token=fields["SessionToken"],
-            expiration=parse_timestamp(fields["Expiration"]),
-            account_id=fields.get("AccountId") or None,
-        )
 
     def _write(self, key: str, response: Mapping[str, Any], credentials: Credentials) -> None:
         document = {name: value for name, value in response.items() if name != "ResponseMetadata"}

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
-import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, runtime_checkable
 
+from .._cache_format import cache_key
 from .._credentials import Credentials
 from .._errors import ConfigurationError
 
@@ -86,24 +84,6 @@ class SharedCache(Protocol):
             mfa: Whether the STS call carried an MFA code.
         """
         ...
-
-
-def cache_key(args: Mapping[str, Any]) -> str:
-    """The AWS CLI's cache key for a set of AssumeRole arguments.
-
-    ``args`` holds ``RoleArn`` and what the user configured explicitly:
-    ``ExternalId``, ``SerialNumber``, ``DurationSeconds`` (an int) and
-    ``RoleSessionName`` when given, never a generated session name or a token
-    code. An inline ``Policy`` is parsed so that its key order doesn't matter.
-    """
-    args = dict(args)
-    if isinstance(args.get("Policy"), str):
-        # A policy nested too deep for the parser keeps its text: the key must
-        # never be the reason a refresh fails.
-        with contextlib.suppress(ValueError, RecursionError):
-            args["Policy"] = json.loads(args["Policy"])
-    digest = hashlib.sha1(json.dumps(args, sort_keys=True).encode("utf-8")).hexdigest()
-    return digest.replace(":", "_").replace(os.sep, "_").replace("/", "_")
 
 
 def check_shared_cache(cache: object) -> SharedCache | None:

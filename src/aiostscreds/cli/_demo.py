@@ -1,4 +1,4 @@
-"""``python -m aiostscreds demo``: an MFA role, 1,000 concurrent S3 calls, a local STS.
+"""``aiostscreds demo``: an MFA role, 1,000 concurrent S3 calls, a local STS.
 
 Starts moto's server on 127.0.0.1 (STS and S3), assumes a role that needs
 MFA, installs the provider into an ``AioSession``, and runs concurrent S3
@@ -13,15 +13,15 @@ import itertools
 import logging
 import sys
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import anyio
 
-from ._aiobotocore import install
-from ._sts import AssumeRoleProvider
-from ._terminal import terminal_token_provider
-from ._tokens import TokenProvider
+from .._aiobotocore import install
+from .._errors import CredentialsError, TokenProviderError
+from .._sts import AssumeRoleProvider
+from .._terminal import terminal_token_provider
+from .._tokens import TokenProvider
 
 DEMO_ROLE = "arn:aws:iam::123456789012:role/demo-admin"
 DEMO_MFA = "arn:aws:iam::123456789012:mfa/demo-user"
@@ -43,6 +43,27 @@ class _CountingTokens:
         return code
 
 
+class _AskAgain:
+    """A terminal prompt that asks again after a typo, then gives up with one clear line."""
+
+    def __init__(self, inner: TokenProvider, attempts: int = 3) -> None:
+        self.inner = inner
+        self.attempts = attempts
+
+    async def __call__(self, serial_number: str) -> str:
+        for _ in range(self.attempts):
+            answer = self.inner(serial_number)
+            code = (answer if isinstance(answer, str) else await answer).strip()
+            if len(code) == 6 and code.isascii() and code.isdigit():
+                return code
+            print(
+                "That is not six digits. The local STS accepts any six, such as 123456.",
+                file=sys.stderr,
+                flush=True,
+            )
+        raise TokenProviderError(f"no six-digit MFA code after {self.attempts} attempts")
+
+
 def _demo_device() -> TokenProvider:
     # A stand-in virtual MFA device: a new code per refresh. moto checks no codes.
     counter = itertools.count(1)
@@ -58,7 +79,7 @@ def _token_source(mfa_code: str | None) -> tuple[TokenProvider, str]:
         # Real STS takes each code once; the local STS does not check.
         return (lambda serial_number: mfa_code), "the --mfa-code given"
     if sys.stdin is not None and sys.stdin.isatty():
-        return terminal_token_provider, "a prompt on this terminal"
+        return _AskAgain(terminal_token_provider), "a prompt on this terminal"
     return _demo_device(), "a built-in demo MFA device (stdin is not a terminal)"
 
 
@@ -71,7 +92,16 @@ async def run_demo(
 
     inner, how = _token_source(mfa_code)
     tokens = _CountingTokens(inner, how)
-    print(f"MFA codes come from {how}.")
+    print(
+        f"This demo assumes an MFA role {refreshes + 1} times: once now, then {refreshes} "
+        f"forced refreshes spread under {requests:,} S3 requests ({concurrency} at a time).\n"
+        f"MFA codes come from {how}."
+    )
+    if isinstance(inner, _AskAgain):
+        print(
+            f"You will be asked for a code {refreshes + 1} times, at the start and at each "
+            "refresh. The local STS accepts any six digits, such as 123456."
+        )
     source = AioSession()
     config = AioConfig(max_pool_connections=concurrency)
     sts_calls = 0
@@ -116,6 +146,7 @@ async def run_demo(
             completed = failed = 0
             started = time.perf_counter()
             limit = anyio.Semaphore(concurrency)
+            refresh_error: CredentialsError | None = None
 
             # Force refreshes evenly spread through the run, under the requests in flight.
             refresh_points = {requests * n // (refreshes + 1) for n in range(1, refreshes + 1)}
@@ -129,11 +160,18 @@ async def run_demo(
                     except Exception:
                         failed += 1
                 if completed + failed in refresh_points:
-                    await provider.force_refresh()
+                    try:
+                        await provider.force_refresh()
+                    except CredentialsError as error:
+                        nonlocal refresh_error
+                        refresh_error = refresh_error or error
+                        tg.cancel_scope.cancel()
 
             async with anyio.create_task_group() as tg:
                 for i in range(requests):
                     tg.start_soon(one, i)
+            if refresh_error is not None:
+                raise refresh_error  # one line from the command, not a traceback
             elapsed = time.perf_counter() - started
             listed = await s3.list_objects_v2(Bucket="aiostscreds-demo", MaxKeys=1000)
         await provider.aclose()
@@ -151,17 +189,8 @@ async def run_demo(
     }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m aiostscreds``."""
-    parser = argparse.ArgumentParser(prog="python -m aiostscreds", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="assume an MFA role against a local STS")
-    demo.add_argument("--requests", type=int, default=1000, help="S3 requests (default 1000)")
-    demo.add_argument("--refreshes", type=int, default=3, help="forced refreshes (default 3)")
-    demo.add_argument("--concurrency", type=int, default=50, help="requests in flight (50)")
-    demo.add_argument("--mfa-code", help="a six-digit MFA code instead of prompting")
-    args = parser.parse_args(argv)
-
+def run(args: argparse.Namespace) -> int:
+    """``aiostscreds demo``: start moto, run :func:`run_demo`, print what happened."""
     try:
         from moto.server import ThreadedMotoServer
     except ImportError:
@@ -173,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _, port = server.get_host_and_port()
         endpoint = f"http://127.0.0.1:{port}"
-        print(f"Local STS and S3 (moto) listening on {endpoint}")
+        print(f"Local STS and S3 (moto) listening on {endpoint}: nothing leaves this machine.")
         report = anyio.run(
             lambda: run_demo(
                 endpoint,
@@ -192,7 +221,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"STS AssumeRole calls: {report['sts_calls']} "
         f"(1 initial + {report['forced_refreshes']} forced refreshes)\n"
         f"MFA prompts: {report['prompts']} (one per refresh)\n"
-        f"Access keys that signed S3 requests: {report['signing_keys']}"
+        f"Access keys that signed S3 requests: {report['signing_keys']}\n\n"
+        "Use it from any tool: `aiostscreds credential-process` (for ~/.aws/config), "
+        "`export`, `exec` and `serve` give the AWS CLI, boto3, Terraform and every other SDK "
+        "the same refreshing credentials, with one MFA prompt. See `aiostscreds --help`."
     )
     ok = (
         report["failed"] == 0

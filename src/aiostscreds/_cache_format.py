@@ -1,0 +1,201 @@
+"""The AWS CLI's credential cache format: file names (keys) and entries.
+
+Standard library only (plus botocore's timestamp parser for unusual
+spellings, imported when needed), so that ``aiostscreds credential-process``
+can answer from a warm cache without importing aiobotocore.
+:class:`FileCache` reads and keys its entries with these same functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import hashlib
+import json
+import logging
+import os
+import stat
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING would import typing
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+__all__ = [
+    "DEFAULT_DIRECTORY",
+    "FIELDS",
+    "assume_role_cache_key",
+    "cache_key",
+    "directory_problem",
+    "parse_expiration",
+    "read_entry",
+    "same_role",
+]
+
+log = logging.getLogger("aiostscreds")
+
+DEFAULT_DIRECTORY = "~/.aws/cli/cache"
+"""The AWS CLI's own cache directory, the default of :class:`FileCache`."""
+
+FIELDS = ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")
+
+
+def cache_key(args: Mapping[str, Any]) -> str:
+    """The AWS CLI's cache key for a set of AssumeRole arguments.
+
+    ``args`` holds ``RoleArn`` and what the user configured explicitly:
+    ``ExternalId``, ``SerialNumber``, ``DurationSeconds`` (an int) and
+    ``RoleSessionName`` when given, never a generated session name or a token
+    code. An inline ``Policy`` is parsed so that its key order doesn't matter.
+    """
+    args = dict(args)
+    if isinstance(args.get("Policy"), str):
+        # A policy nested too deep for the parser keeps its text: the key must
+        # never be the reason a refresh fails.
+        with contextlib.suppress(ValueError, RecursionError):
+            args["Policy"] = json.loads(args["Policy"])
+    digest = hashlib.sha1(json.dumps(args, sort_keys=True).encode("utf-8")).hexdigest()
+    return digest.replace(":", "_").replace(os.sep, "_").replace("/", "_")
+
+
+def assume_role_cache_key(
+    request: Mapping[str, Any], *, explicit_session_name: bool, explicit_duration: bool
+) -> str:
+    """The cache key of an AssumeRole request, as the AWS CLI computes it.
+
+    ``request`` is what is sent to STS (``TokenCode`` is never part of the
+    key). A generated ``RoleSessionName`` and a ``DurationSeconds`` the user
+    did not configure are left out, as the CLI leaves them out.
+    """
+    args = dict(request)
+    args.pop("TokenCode", None)
+    if not explicit_session_name:
+        args.pop("RoleSessionName", None)
+    if not explicit_duration:
+        args.pop("DurationSeconds", None)
+    return cache_key(args)
+
+
+def directory_problem(info: os.stat_result) -> str | None:
+    """Why a cache directory with this ``stat`` must not be used, or None.
+
+    A directory writable by its group is usable: every entry is checked on its
+    own (owner, mode), so a group member can plant nothing that is trusted.
+    :class:`FileCache` tightens such a directory anyway.
+    """
+    if not stat.S_ISDIR(info.st_mode):
+        return "it is not a directory"
+    if info.st_uid != os.getuid():
+        return "it is owned by another user"
+    if info.st_mode & stat.S_IWOTH:
+        return "it is writable by others"
+    return None
+
+
+def same_role(assumed_role_arn: object, role_arn: str) -> bool:
+    """Whether ``arn:P:sts::A:assumed-role/NAME/SESSION`` is a session of the role.
+
+    The role is ``arn:P:iam::A:role/PATH/NAME``: same partition, account and name.
+    """
+    if not isinstance(assumed_role_arn, str):
+        return False
+    theirs = assumed_role_arn.split(":", 5)
+    ours = role_arn.split(":", 5)
+    if len(theirs) != 6 or len(ours) != 6:
+        return False
+    kind, _, rest = theirs[5].partition("/")
+    role_name = rest.split("/", 1)[0]
+    return (
+        kind == "assumed-role"
+        and theirs[1] == ours[1]
+        and theirs[4] == ours[4]
+        and role_name != ""
+        and role_name == ours[5].rsplit("/", 1)[-1]
+    )
+
+
+def parse_expiration(text: str) -> dt.datetime:
+    """An entry's ``Expiration``, aware, whatever spelling wrote it (``Z``, ``+00:00``, ``UTC``).
+
+    Raises:
+        ValueError: The text is no timestamp.
+    """
+    fast = text[:-3] + "+00:00" if text.endswith("UTC") else text
+    try:
+        value = dt.datetime.fromisoformat(fast.replace("Z", "+00:00"))
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        # Rare spellings: botocore's own parser, as the AWS CLI reads them.
+        from botocore.utils import parse_timestamp
+
+        value = parse_timestamp(text)
+    return value
+
+
+def read_entry(
+    directory: str | os.PathLike[str], key: str, *, role_arn: str | None = None
+) -> dict[str, Any] | None:
+    """The ``Credentials`` of the entry ``<directory>/<key>.json``, if it can be trusted.
+
+    Its ``Expiration`` is returned parsed (an aware datetime). Never raises,
+    never blocks: a symlink, FIFO or device, another user's file, a file
+    readable by others, an entry for another role than ``role_arn`` (where it
+    records ``AssumedRoleUser.Arn``), and anything corrupt (JSON nested a
+    million deep, a year 1e20) give None and a DEBUG log line.
+    """
+    name = f"{key}.json"
+    try:
+        return _read_trusted(os.path.join(directory, name), name, role_arn)
+    except Exception as error:
+        log.debug(
+            "credential cache entry %s is corrupt or foreign (%s): ignored",
+            name,
+            type(error).__name__,
+        )
+        return None
+
+
+# Never follow a symlink, never wait on a FIFO or a device.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
+def _read_trusted(path: str, name: str, role_arn: str | None) -> dict[str, Any] | None:
+    try:
+        # Check the type before opening: a FIFO is never opened at all.
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            log.debug("credential cache entry %s is not a regular file: ignored", name)
+            return None
+        fd = os.open(path, _OPEN_FLAGS)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            log.debug("credential cache entry %s is a symlink: ignored", name)
+        else:
+            log.debug("credential cache entry %s unreadable: %s", name, error.strerror)
+        return None
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            log.debug("credential cache entry %s is not a regular file: ignored", name)
+            return None
+        if info.st_uid != os.getuid():
+            log.debug("credential cache entry %s is another user's: ignored", name)
+            return None
+        if info.st_mode & 0o077:
+            log.debug("credential cache entry %s is readable by others: ignored", name)
+            return None
+        raw = file.read(1 << 20)
+    document = json.loads(raw)
+    fields = document["Credentials"]
+    if not all(isinstance(fields.get(field), str) and fields[field] for field in FIELDS):
+        raise ValueError("incomplete Credentials")
+    assumed = document.get("AssumedRoleUser")
+    if role_arn is not None and assumed is not None and not same_role(assumed.get("Arn"), role_arn):
+        log.debug("credential cache entry %s is for another role than %s: ignored", name, role_arn)
+        return None
+    entry = dict(fields)
+    entry["Expiration"] = parse_expiration(fields["Expiration"])
+    return entry

@@ -1,0 +1,163 @@
+"""``aiostscreds credential-process``: a warm path that imports almost nothing.
+
+Every AWS CLI command runs the credential process, so a valid cached entry is
+answered with the standard library and botocore's config loader only: no
+aiobotocore, no aiohttp, no event loop. Only a miss builds the role chain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import time
+
+from .._cache_format import DEFAULT_DIRECTORY, assume_role_cache_key, directory_problem, read_entry
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING would import typing
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .._credentials import Credentials
+
+__all__ = ["obtain", "process_document", "run_credential_process"]
+
+# botocore's process provider refreshes credentials with under 15 minutes left
+# on every access, so the command hands out credentials with more than that.
+_BOTOCORE_ADVISORY = 15 * 60
+
+
+def min_remaining(duration_seconds: float | None) -> float:
+    """Seconds of life credentials must have left to be handed out.
+
+    botocore's advisory window (15 minutes), or half the session for sessions
+    of 30 minutes or less, which could otherwise never be handed out twice.
+    """
+    if duration_seconds is None:
+        return _BOTOCORE_ADVISORY
+    return min(_BOTOCORE_ADVISORY, duration_seconds / 2)
+
+
+def _profile_section(profile: str) -> dict[str, Any]:
+    """The profile's merged config and credentials-file keys, read as botocore reads them."""
+    import botocore.configloader
+    import botocore.exceptions
+
+    config_file = os.environ.get("AWS_CONFIG_FILE", "~/.aws/config")
+    try:
+        config = botocore.configloader.load_config(config_file)
+    except botocore.exceptions.ConfigNotFound:
+        config = {"profiles": {}}
+    section = dict(config.get("profiles", {}).get(profile, {}))
+    credentials_file = os.environ.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials")
+    with contextlib.suppress(botocore.exceptions.ConfigNotFound):
+        section.update(botocore.configloader.raw_config_parse(credentials_file).get(profile, {}))
+    return section
+
+
+def warm_entry(profile: str, *, mfa_session: bool = False) -> dict[str, Any] | None:
+    """The cached credentials of ``profile``'s role, if fresh enough to hand out.
+
+    The key is the one the profile's top :class:`AssumeRoleProvider` uses: the
+    AssumeRole request its profile configures, keyed by the shared function.
+    With an MFA session the role is assumed without ``SerialNumber``, so the
+    key has none. Anything unexpected means a miss; the full path then
+    reports it.
+    """
+    try:
+        section = _profile_section(profile)
+    except Exception:
+        return None
+    role_arn = section.get("role_arn")
+    if not isinstance(role_arn, str):
+        return None
+    request: dict[str, Any] = {"RoleArn": role_arn}
+    for key, name in (
+        ("role_session_name", "RoleSessionName"),
+        ("external_id", "ExternalId"),
+        ("mfa_serial", "SerialNumber"),
+    ):
+        if section.get(key) is not None and not (mfa_session and key == "mfa_serial"):
+            request[name] = str(section[key])
+    duration: int | None = None
+    if section.get("duration_seconds") is not None:
+        try:
+            duration = int(str(section["duration_seconds"]).strip())
+        except ValueError:
+            return None
+        request["DurationSeconds"] = duration
+    key = assume_role_cache_key(
+        request,
+        explicit_session_name="RoleSessionName" in request,
+        explicit_duration=duration is not None,
+    )
+    directory = os.path.expanduser(DEFAULT_DIRECTORY)
+    try:
+        if directory_problem(os.stat(directory)) is not None:
+            return None
+    except OSError:
+        return None
+    entry = read_entry(directory, key)
+    if entry is None:
+        return None
+    if entry["Expiration"].timestamp() - time.time() <= min_remaining(duration):
+        return None
+    return entry
+
+
+def _expiration_text(expiration: dt.datetime) -> str:
+    return expiration.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def process_document(fields: dict[str, Any]) -> dict[str, Any]:
+    """The ``credential_process`` JSON for credential fields (as the cache holds them)."""
+    return {
+        "Version": 1,
+        "AccessKeyId": fields["AccessKeyId"],
+        "SecretAccessKey": fields["SecretAccessKey"],
+        "SessionToken": fields["SessionToken"],
+        "Expiration": _expiration_text(fields["Expiration"]),
+    }
+
+
+def _fields(credentials: Credentials) -> dict[str, Any]:
+    return {
+        "AccessKeyId": credentials.access_key_id,
+        "SecretAccessKey": credentials.secret_access_key,
+        "SessionToken": credentials.session_token,
+        "Expiration": credentials.expiration,
+    }
+
+
+async def _cold(profile: str, cache: bool, mfa_session: float | None) -> dict[str, Any]:
+    from ._profile import open_profile
+
+    chain = open_profile(profile, cache=cache, mfa_session=mfa_session)
+    try:
+        credentials = await chain.get_credentials()
+        needed = min_remaining(chain.top.duration.total_seconds())
+        if credentials.expires_at - time.time() <= needed:
+            # A cached entry too old for botocore: one refresh, whatever it gives.
+            credentials = await chain.top.force_refresh()
+        return _fields(credentials)
+    finally:
+        await chain.aclose()
+
+
+def obtain(args: argparse.Namespace) -> dict[str, Any]:
+    """The profile's credential fields: from a warm cache entry, else the role chain."""
+    if args.cache:
+        entry = warm_entry(args.profile, mfa_session=args.mfa_session is not None)
+        if entry is not None:
+            return entry
+    import anyio
+
+    return anyio.run(_cold, args.profile, args.cache, args.mfa_session)
+
+
+def run_credential_process(args: argparse.Namespace) -> int:
+    """Print the ``credential_process`` JSON on stdout."""
+    print(json.dumps(process_document(obtain(args))), flush=True)
+    return 0
