@@ -132,7 +132,7 @@ def _prompt_blocking(serial_number: str) -> str:
 async def stdin_token_provider(serial_number: str) -> str:
     """Ask for an MFA code on the controlling terminal.
 
-    Prompts ``MFA code for <serial>: `` on the terminal (falling back to stderr
+    Prompts ``"MFA code for <serial>: "`` on the terminal (falling back to stderr
     and stdin when there is none) and reads the answer in a worker thread, so
     the event loop keeps running. Prompts are serialised process-wide: two
     never interleave. Surrounding whitespace in the answer is ignored.
