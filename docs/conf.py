@@ -16,7 +16,7 @@ import aiostscreds  # noqa: E402
 
 project = "aiostscreds"
 author = "aiostscreds developers"
-copyright = "aiostscreds developers"  # noqa: A001
+copyright = "aiostscreds developers"
 release = aiostscreds.__version__
 version = release
 

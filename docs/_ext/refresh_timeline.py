@@ -133,7 +133,8 @@ def draw(path: Path) -> None:
             (base.expiry_starts, lifetime, "expiry"),
         ]
         for start, end, kind in spans:
-            whole.barh(0, (end - start) / scale, left=start / scale, color=colours[kind], height=0.6)
+            width = (end - start) / scale
+            whole.barh(0, width, left=start / scale, color=colours[kind], height=0.6)
         whole.set_xlim(0, lifetime / scale)
         whole.set_yticks([0], [f"{label}\ncredentials"])
         whole.set_xlabel(f"time since issued ({unit})")
@@ -145,7 +146,7 @@ def draw(path: Path) -> None:
             lo, hi = max(start, lifetime - before), end
             if hi > lo:
                 zoom.axvspan((lo - lifetime) / 60, (hi - lifetime) / 60, color=colours[kind])
-        for lane, ((name, _), line) in enumerate(zip(policies, lines)):
+        for lane, line in enumerate(lines):
             xs = [(t - lifetime) / 60 for t in line.attempts]
             zoom.plot(xs, [lane] * len(xs), "|", color="black", markersize=14, mew=1.5)
             after = [x for x in xs if x >= 0]
