@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiostscreds import RefreshPolicy
-from aiostscreds._policy import advisory_seconds, backoff_seconds
+from aiostscreds import RefreshPolicy, _policy
 
 DOCS = Path(__file__).resolve().parent.parent
 OUTPUT = DOCS / "_generated"
@@ -61,7 +60,7 @@ def timeline(policy: RefreshPolicy, lifetime: float) -> Timeline:
 
     The only function here that calls the library's arithmetic.
     """
-    advisory = advisory_seconds(policy, lifetime)
+    advisory = _policy.advisory_seconds(policy, lifetime)
     expiry = policy.expiry_window.total_seconds()
     rng = _Longest()
     attempts: list[float] = []
@@ -70,7 +69,9 @@ def timeline(policy: RefreshPolicy, lifetime: float) -> Timeline:
     while now < lifetime - _CLOSEST and len(attempts) < _MAX_ATTEMPTS:
         attempts.append(now)
         failures += 1
-        delay = backoff_seconds(policy, rng, now=now, expires_at=lifetime, failures=failures)
+        delay = _policy.backoff_seconds(
+            policy, rng, now=now, expires_at=lifetime, failures=failures
+        )
         if delay <= 0:
             break
         now += delay
