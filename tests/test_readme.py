@@ -12,10 +12,11 @@ The convention (docs/contributing.md says the same for writers):
 - Leading comment lines of a block adjust that:
   ``# env: NAME=value NAME2=value`` sets variables for the block;
   ``# stdin: TEXT`` is typed into the program's stdin. The program runs in a new session, with
-  no controlling terminal, so ``getpass`` (``stdin_token_provider``) reads the MFA code there.
+  no controlling terminal, so ``getpass`` (``stdin_token_provider``) reads the MFA code there;
+  ``# sts: none`` says the block makes no call to this STS (it starts its own, or needs none).
 - A block passes when it exits 0 with no traceback, after making at least one STS call (counted
-  at the server by moto's request recorder); a block with ``# stdin:`` must also have sent what
-  it typed as the ``TokenCode`` of a call.
+  at the server by moto's request recorder; none with ``# sts: none``); a block with
+  ``# stdin:`` must also have sent what it typed as the ``TokenCode`` of a call.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class Example:
     code: str
     env: dict[str, str] = field(default_factory=dict)
     stdin: str | None = None
+    calls_sts: bool = True
 
     @property
     def id(self) -> str:
@@ -82,6 +84,8 @@ def parse_example(path: str, line: int, code: str) -> Example:
                 example.env[name] = value
         elif header.startswith("# stdin:"):
             example.stdin = header.removeprefix("# stdin:").strip()
+        elif header.strip() == "# sts: none":
+            example.calls_sts = False
         else:
             break
     return example
@@ -158,6 +162,9 @@ def test_example_runs_as_printed(example: Example, moto_endpoint: str, tmp_path:
     assert result.returncode == 0, report
     assert "Traceback" not in result.stderr, report
     sts_calls = [request for request in requests if request.get("Action") in STS_ACTIONS]
+    if not example.calls_sts:
+        assert sts_calls == [], f"'# sts: none', yet STS was called\n{report}"
+        return
     assert sts_calls, f"no STS call was made\n{report}"
     if example.stdin is not None:
         assert example.stdin in [call.get("TokenCode") for call in sts_calls], report
