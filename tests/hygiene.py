@@ -353,14 +353,25 @@ def install(hygiene: Hygiene) -> Callable[[], None]:
     return undo_all
 
 
-def summary(hygiene: Hygiene) -> Iterator[str]:
-    yield (
-        f"secret hygiene: {len(hygiene.secrets)} secrets and {len(hygiene.codes)} MFA codes "
-        f"checked against {len(hygiene.texts)} distinct texts ({hygiene.records} log records "
-        f"at DEBUG, {hygiene.third_party_records} of them from third-party loggers)"
+def summary(hygiene: Hygiene, problems: int) -> Iterator[str]:
+    """The terminal summary: the library's verdict first, then the third-party counts."""
+    checked = (
+        f"{len(hygiene.texts)} log records, exception messages, reprs and warnings; "
+        f"{len(hygiene.secrets)} secrets and {len(hygiene.codes)} MFA codes checked"
     )
-    for name, count in sorted(hygiene.third_party_hits.items()):
-        yield f"  third-party logger {name}: {count} records held a secret (not the library's)"
+    if problems:
+        yield f"secret hygiene FAILED: {problems} of the library's own texts hold a secret ({checked})"
+    else:
+        yield f"secret hygiene: the library's own output is clean ({checked})"
+    if hygiene.third_party_hits:
+        counts = ", ".join(
+            f"{name} {count}" for name, count in sorted(hygiene.third_party_hits.items())
+        )
+        yield (
+            "secret hygiene, for information only: third-party DEBUG log records that held a "
+            f"secret (botocore logs request parameters and response bodies at DEBUG by design): "
+            f"{counts}, of {hygiene.third_party_records} third-party records"
+        )
 
 
 # The plugin (registered from conftest.py) ------------------------------------------------
@@ -393,7 +404,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    for line in summary(HYGIENE):
+    for line in summary(HYGIENE, len(_problems)):
         terminalreporter.write_line(line)
     if _problems:
         terminalreporter.write_line(

@@ -1,0 +1,92 @@
+"""The documentation site: every public name documented, and the refresh picture drawn from the code."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import re
+import sys
+from itertools import pairwise
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import aiostscreds
+from aiostscreds import RefreshPolicy, _policy
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+_AUTODOC = re.compile(r"^\.\. auto(?:class|function|exception|data)::\s+(\w+)", re.MULTILINE)
+
+
+def load_timeline() -> ModuleType:
+    """docs/_ext/refresh_timeline.py, the Sphinx extension that draws the picture."""
+    path = DOCS / "_ext" / "refresh_timeline.py"
+    spec = importlib.util.spec_from_file_location("refresh_timeline", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("refresh_timeline", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_public_name_is_in_the_api_reference() -> None:
+    documented = _AUTODOC.findall((DOCS / "api.md").read_text(encoding="utf-8"))
+    missing = sorted(set(aiostscreds.__all__) - set(documented))
+    assert not missing, f"add these to docs/api.md: {missing}"
+    assert len(documented) == len(set(documented)), "a name is documented twice"
+    unknown = sorted(set(documented) - set(aiostscreds.__all__))
+    assert not unknown, f"docs/api.md documents names that are not public: {unknown}"
+
+
+def test_readme_links_into_the_docs_are_absolute() -> None:
+    # Relative links break on PyPI, which renders README.md without the repository.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    relative = re.findall(r"\]\((?!https?://|#)([^)]+)\)", readme)
+    assert relative == []
+
+
+@pytest.mark.parametrize("lifetime", [900.0, 3600.0, 43200.0])
+def test_timeline_windows_are_the_policys(lifetime: float) -> None:
+    timeline = load_timeline().timeline(RefreshPolicy(), lifetime)
+    assert timeline.advisory_starts == lifetime - _policy.advisory_seconds(RefreshPolicy(), lifetime)
+    assert timeline.expiry_starts == lifetime - 60
+    assert timeline.attempts[0] == timeline.advisory_starts
+
+
+def test_timeline_reads_the_library_not_a_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Change the library's arithmetic, and the picture's figures change with it.
+    monkeypatch.setattr(_policy, "advisory_seconds", lambda policy, lifetime: 123.0)
+    monkeypatch.setattr(_policy, "backoff_seconds", lambda *args, **kwargs: 50.0)
+    timeline = load_timeline().timeline(RefreshPolicy(), 3600.0)
+    assert timeline.advisory_starts == 3600.0 - 123.0
+    assert [round(b - a, 6) for a, b in pairwise(timeline.attempts)] == [50.0, 50.0]
+
+
+@pytest.mark.parametrize("backoff", [None, (300, 600)])
+def test_timeline_retries_follow_the_longest_backoffs(backoff: tuple[int, int] | None) -> None:
+    policy = RefreshPolicy(backoff=backoff)
+    timeline = load_timeline().timeline(policy, 900.0)
+
+    class Longest(random.Random):
+        def uniform(self, a: float, b: float) -> float:
+            return b
+
+    for failures, (now, then) in enumerate(pairwise(timeline.attempts), 1):
+        expected = _policy.backoff_seconds(
+            policy, Longest(), now=now, expires_at=900.0, failures=failures
+        )
+        assert then - now == pytest.approx(expected)
+    assert timeline.attempts[-1] < 900.0
+
+
+def test_generate_writes_the_picture_and_its_table(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    picture, table = load_timeline().generate(tmp_path)
+    assert picture.read_bytes().startswith(b"\x89PNG")
+    rows = table.read_text(encoding="utf-8").splitlines()
+    assert [row.split("|")[1].strip() for row in rows[2:]] == ["15-minute", "1-hour", "12-hour"]
+    # The page shows what the extension writes.
+    page = (DOCS / "refresh.md").read_text(encoding="utf-8")
+    assert f"_generated/{picture.name}" in page and f"_generated/{table.name}" in page
