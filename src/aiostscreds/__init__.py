@@ -5,6 +5,8 @@ provider called on every refresh, the AWS cross-SDK refresh rules, and
 credentials that aiobotocore clients sign with. Runs on asyncio and trio.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._aiobotocore import AiobotocoreCredentials, aiobotocore_credentials, install
 from ._cache import CredentialsCache, CredentialSource
 from ._credentials import Credentials
@@ -22,6 +24,9 @@ from ._tokens import TokenProvider, stdin_token_provider
 from ._totp import TOTPTokenProvider
 from .caches import FileCache, SharedCache
 
+if TYPE_CHECKING:
+    from .caches import RedisCache
+
 __all__ = [
     "AiobotocoreCredentials",
     "AssumeRoleProvider",
@@ -33,6 +38,7 @@ __all__ = [
     "CredentialsExpiredError",
     "FileCache",
     "RefreshError",
+    "RedisCache",
     "RefreshPolicy",
     "SessionTokenProvider",
     "SharedCache",
@@ -47,3 +53,12 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # RedisCache needs the `redis` extra (coredis, cryptography): imported on first use.
+    if name == "RedisCache":
+        from .caches import RedisCache
+
+        return RedisCache
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
