@@ -110,13 +110,10 @@ def _client_from_url(url: str, timeout: float) -> coredis.Redis[bytes]:
 
 
 def _describe_location(client: Any) -> str:
-    # Where the server is, for the repr and log lines: never the password.
-    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", {}) or {}
-    if kwargs.get("path"):
-        return f"unix:{kwargs['path']}"
-    if kwargs.get("host"):
-        return f"{kwargs['host']}:{kwargs.get('port', 6379)}"
-    return type(client).__name__
+    # Where the server is, for the repr and log lines: coredis's pool location
+    # (host:port or a socket path), never the password.
+    location = getattr(getattr(client, "connection_pool", None), "location", None)
+    return str(location) if location else type(client).__name__
 
 
 def _role_name(arn: str) -> tuple[str, str] | None:
