@@ -284,8 +284,13 @@ async def test_redis_trouble_means_sts_with_one_warning_per_incident_then_sharin
     url = server.url
     if trouble == "wrong_password":
         url = url.replace(server.password, "wrong")
+    # "stopped" uses a client of the user's own, without timeouts: only the cache's
+    # operation_timeout stands between a silent server and a hung refresh.
+    target: Any = url
+    if trouble == "stopped":
+        target = coredis.Redis(host="127.0.0.1", port=server.port, password=server.password)
     cache = RedisCache(
-        url,
+        target,
         encryption_keys=[KEY],
         lock_timeout=dt.timedelta(seconds=2),
         operation_timeout=dt.timedelta(seconds=0.3),
@@ -324,3 +329,19 @@ async def test_redis_trouble_means_sts_with_one_warning_per_incident_then_sharin
             second = await AssumeRoleProvider(sts_client, ROLE_ARN, cache=cache).get_credentials()
         assert first == second and len(calls) == 4  # shared again
         assert any("is back" in r.getMessage() for r in caplog.records)
+
+
+async def test_the_lock_is_released_only_by_its_owner(redis_server: RedisServer) -> None:
+    async with redis_cache(redis_server) as cache, await raw(redis_server) as client:
+        lock_key = f"{cache.namespace}:lock:{ROLE_KEY}"
+        async with cache.locked(ROLE_KEY):
+            owner_token = await client.get(lock_key)
+            assert owner_token is not None
+            assert 0 < await client.pttl(lock_key) <= 30_000  # a dead holder frees it by TTL
+            # Our TTL ran out and another host took the lock: our release must not free it.
+            await client.set(lock_key, b"another-host", px=30_000)
+        assert await client.get(lock_key) == b"another-host"
+        await client.delete([lock_key])
+        async with cache.locked(ROLE_KEY):
+            pass
+        assert await client.get(lock_key) is None  # our own lock is released on exit

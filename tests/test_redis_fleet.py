@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import coredis
 import pytest
 
@@ -100,8 +101,7 @@ def _host_main(
             session = install(AioSession(), provider)
             results.put(("ready", os.getpid()))
             for cycle, event in enumerate(go):
-                while not event.is_set():
-                    await anyio.sleep(0.01)
+                await anyio.to_thread.run_sync(event.wait)
                 async with session.create_client("sts", config=config) as sts:
                     identity = await sts.get_caller_identity()
                 results.put((cycle, str(identity["Arn"]), warnings.count))
@@ -318,8 +318,11 @@ async def test_a_holder_killed_mid_refresh_costs_no_second_call_and_no_second_pr
         ),
     )
     holder.start()
-    while not prompted.exists():
-        await anyio.sleep(0.05)
+    def wait_for_prompt() -> None:
+        while not prompted.exists():
+            time.sleep(0.05)
+
+    await anyio.to_thread.run_sync(wait_for_prompt)
     async with coredis.Redis(
         host="127.0.0.1", port=redis_server.port, password=redis_server.password
     ) as raw:
