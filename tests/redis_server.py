@@ -90,7 +90,7 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+            self.process.kill()  # works on a SIGSTOPped server too; nothing to persist
             self.process.wait(timeout=10)
 
 

@@ -301,14 +301,19 @@ async def test_redis_trouble_means_sts_with_one_warning_per_incident_then_sharin
         elif trouble == "stopped":  # accepts connections, never answers
             assert server.process is not None
             server.process.send_signal(signal.SIGSTOP)
-        with caplog.at_level(logging.DEBUG, logger="aiostscreds"):
-            for _ in range(3):
-                # Each host-refresh is bounded: a hang would trip this guard, not the test.
-                with anyio.fail_after(20):
-                    provider = AssumeRoleProvider(sts_client, ROLE_ARN, cache=cache)
-                    credentials = await provider.get_credentials()
-                assert credentials.access_key_id.startswith("ASIA")
-                await anyio.sleep(0.35)  # past the cool-down: each refresh tries Redis again
+        try:
+            with caplog.at_level(logging.DEBUG, logger="aiostscreds"):
+                for _ in range(3):
+                    # Each host-refresh is bounded: a hang would trip this guard, not the test.
+                    with anyio.fail_after(20):
+                        provider = AssumeRoleProvider(sts_client, ROLE_ARN, cache=cache)
+                        credentials = await provider.get_credentials()
+                    assert credentials.access_key_id.startswith("ASIA")
+                    await anyio.sleep(0.35)  # past the cool-down: each refresh tries Redis again
+        finally:
+            if trouble == "stopped" and len(calls) < 3:  # let the teardown talk to it
+                assert server.process is not None
+                server.process.send_signal(signal.SIGCONT)
         assert len(calls) == 3
         records = [r for r in caplog.records if r.name == "aiostscreds"]
         warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
