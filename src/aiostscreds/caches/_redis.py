@@ -364,8 +364,10 @@ class RedisCache:
         except (ValueError, TypeError, KeyError, OverflowError, OSError):
             log.debug("redis cache entry %s is malformed: ignored", redis_key)
             return None
+        # The key (authenticated with the value) already names the role; this is a second look.
         if role_arn is not None and (
-            not isinstance(assumed, str) or _role_name(assumed) != _role_name(role_arn)
+            assumed is not None
+            and (not isinstance(assumed, str) or _role_name(assumed) != _role_name(role_arn))
         ):
             log.debug("redis cache entry %s is for another role: ignored", redis_key)
             return None
