@@ -190,7 +190,7 @@ async def hit_latency(redis_url: str, samples: int) -> dict[str, float]:
     from aiostscreds import Credentials, RedisCache
 
     credentials = Credentials(
-        access_key_id="ASIABENCHFLEET000001",
+        access_key_id="ASIABENCHFLEETHITKEY",
         secret_access_key="x" * 40,
         session_token="y" * 800,  # an STS session token is several hundred characters
         expiration=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1),

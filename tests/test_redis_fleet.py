@@ -382,11 +382,3 @@ async def test_a_holder_killed_mid_refresh_costs_no_second_call_and_no_second_pr
     # Nobody gave up on the lock and went alone.
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
-
-def test_the_fleet_benchmark_counts_one_call_per_refresh_with_redis(
-    moto_endpoint: str, redis_server: RedisServer
-) -> None:
-    from benchmarks import fleet
-
-    assert fleet.calls_per_refresh(moto_endpoint, redis_server.url, "redis", 2) == 1
-    assert fleet.calls_per_refresh(moto_endpoint, redis_server.url, "none", 2) == 2
