@@ -21,7 +21,7 @@ from typing import Any
 import anyio
 import attrs
 
-from . import cli, report, scenarios
+from . import cli, fleet, report, scenarios
 from . import contenders as c
 from .end_to_end import end_to_end, isolate_aws_environment, local_sts
 
@@ -67,6 +67,8 @@ class Settings:
     e2e_refreshes: int
     sts_latency: float = c.STS_LATENCY
     warm_up: bool = True
+    fleet_sizes: tuple[int, ...] = (1, 4, 16)
+    fleet_samples: int = 2000
 
 
 FULL = Settings(
@@ -301,6 +303,10 @@ def measure(settings: Settings, endpoint: str, *, command: str) -> dict[str, Any
         )
     progress("the aiostscreds command: warm credential-process and serve")
     results["cli"] = cli.measure(endpoint, quick=settings.mode == "quick")
+    progress(f"fleet: STS calls per refresh, K = {settings.fleet_sizes}; Redis hit latency")
+    results["fleet"] = fleet.measure_fleet(
+        endpoint, sizes=settings.fleet_sizes, samples=settings.fleet_samples
+    )
     results["meta"]["duration_s"] = round(time.perf_counter() - started, 1)
     results["meta"]["machine"]["load_average_at_end"] = list(os.getloadavg())
     results["targets"] = report.evaluate_targets(results)

@@ -60,6 +60,8 @@ def isolate_aws_environment() -> None:
             "AWS_SHARED_CREDENTIALS_FILE": str(home / "missing-credentials"),
             "AWS_EC2_METADATA_DISABLED": "true",
             "AWS_DEFAULT_REGION": REGION,
+            # moto's request recorder (the fleet benchmark counts with it) writes here.
+            "MOTO_RECORDER_FILEPATH": str(home / "moto-recording.jsonl"),
         }
     )
 

@@ -947,4 +947,8 @@ def markdown(results: dict[str, Any], images: dict[str, Path], doc_dir: Path) ->
         "never the times.",
         "",
     ]
+    if "fleet" in results:
+        from .fleet import markdown as fleet_markdown
+
+        lines += ["", *fleet_markdown(results["fleet"])]
     return "\n".join(lines)

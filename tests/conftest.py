@@ -95,4 +95,4 @@ async def sts_client(
 
 
 # Issue 5: the fault-injecting STS proxy's fixtures and the secret-hygiene check.
-pytest_plugins = ["tests.fault_proxy", "tests.hygiene"]
+pytest_plugins = ["tests.fault_proxy", "tests.hygiene", "tests.redis_server"]

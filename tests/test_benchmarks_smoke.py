@@ -215,8 +215,13 @@ def test_a_tiny_run_measures_everything_and_writes_the_report(
         e2e_refreshes=1,
         sts_latency=LATENCY,
         warm_up=False,
+        fleet_sizes=(2,),
+        fleet_samples=5,
     )
     results = measure(tiny, moto_endpoint, command="pytest")
+    # Two processes refreshing together: two STS calls alone, one through either cache.
+    calls = results["fleet"]["calls_per_refresh"]
+    assert {kind: calls[kind]["2"] for kind in calls} == {"none": 2, "file": 1, "redis": 1}
     for backend in ("asyncio", "trio"):
         end_to_end = results[backend]["end_to_end"]
         assert end_to_end["failed_calls"] == 0
@@ -229,7 +234,7 @@ def test_a_tiny_run_measures_everything_and_writes_the_report(
     images = report.plot(results, tmp_path / "img")
     assert all(path.stat().st_size > 10_000 for path in images.values())
     text = report.markdown(results, images, tmp_path)
-    for heading in ("## Targets", "## Hot path", "## Failure storm", "## End to end"):
+    for heading in ("## Targets", "## Hot path", "## Failure storm", "## End to end", "## Fleet"):
         assert heading in text
     assert "](img/release_latency.png)" in text
 

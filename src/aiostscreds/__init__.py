@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from ._tokens import TokenProvider
     from ._totp import TOTPTokenProvider
     from ._web_identity import WebIdentityProvider
-    from .caches import FileCache, SharedCache
+    from .caches import FileCache, RedisCache, SharedCache
 
 __all__ = [
     "AiobotocoreCredentials",
@@ -53,6 +53,7 @@ __all__ = [
     "CredentialsRejectedError",
     "FileCache",
     "ProfileProvider",
+    "RedisCache",
     "RefreshError",
     "RefreshPolicy",
     "SessionTokenProvider",
@@ -102,6 +103,8 @@ _OWNERS = {
     "WebIdentityProvider": "._web_identity",
     "FileCache": ".caches",
     "SharedCache": ".caches",
+    # Needs the `redis` extra (coredis, cryptography): imported on first use only.
+    "RedisCache": ".caches",
 }
 
 

@@ -49,6 +49,11 @@ class SharedCache(Protocol):
       the MFA prompt. It should give up after a bounded wait and let the body
       run unlocked (logging a WARNING) rather than fail.
 
+    * A cache with a lifecycle of its own (a network client that must be
+      entered, as :class:`RedisCache`'s) behaves, outside that lifecycle, as a
+      cache that has nothing: :meth:`load` returns ``None``, :meth:`store` and
+      :meth:`locked` do nothing. It logs that once; it does not raise.
+
     Keys are the AWS CLI's cache keys (:func:`cache_key`): hex digests, safe as
     file names.
     """
