@@ -585,3 +585,43 @@ def test_profile_provider_refuses_a_profile_without_a_role(shared_config: WriteC
     shared_config("", BASE_KEYS)
     with pytest.raises(ConfigurationError, match=r"'base'.*neither role_arn"):
         profile_provider("base")
+
+
+MFA_THEN_ROLE = f"""
+[profile middle]
+role_arn = {MIDDLE_ROLE}
+source_profile = base
+mfa_serial = {ALICE_MFA}
+region = us-east-1
+
+[profile top]
+role_arn = {TOP_ROLE}
+source_profile = middle
+region = us-east-1
+"""
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        pytest.param(CHAIN, [False, True], id="mfa-on-top"),
+        pytest.param(MFA_THEN_ROLE, [True, True], id="role-above-an-mfa-hop"),
+    ],
+)
+async def test_a_shared_cache_is_told_which_hops_derive_from_mfa(
+    shared_config: WriteConfig, config: str, expected: list[bool]
+) -> None:
+    # STS carries the MFA context through role chaining (aws:MultiFactorAuthPresent
+    # holds for a role assumed with MFA-derived credentials), so a cache shared
+    # between hosts must see every hop above an MFA hop as MFA-derived.
+    from aiostscreds import profile_provider
+
+    from .test_shared_cache import MemoryCache
+
+    shared_config(config, BASE_KEYS)
+    cache = MemoryCache()
+    async with profile_provider("top", token_provider=Tokens(), cache=cache) as top:
+        await top.get_credentials()
+    # Stored bottom hop first; locked top hop first (its STS call needs the hop below).
+    assert cache.stored_with_mfa == expected
+    assert cache.locked_with_mfa == expected[::-1]

@@ -350,3 +350,19 @@ async def test_the_lock_is_released_only_by_its_owner(redis_server: RedisServer)
         async with cache.locked(ROLE_KEY):
             pass
         assert await client.get(lock_key) is None  # our own lock is released on exit
+
+
+async def test_an_mfa_refresh_takes_no_fleet_lock_unless_mfa_entries_are_shared(
+    redis_server: RedisServer,
+) -> None:
+    # Its entry is never shared, so no other host may queue behind its human's prompt.
+    async with redis_cache(redis_server) as cache, await raw(redis_server) as client:
+        lock_key = f"{cache.namespace}:lock:{ROLE_KEY}"
+        async with cache.locked(ROLE_KEY, mfa=True):
+            assert await client.get(lock_key) is None
+    async with redis_cache(redis_server, allow_mfa=True) as cache, await raw(
+        redis_server
+    ) as client:
+        lock_key = f"{cache.namespace}:lock:{ROLE_KEY}"
+        async with cache.locked(ROLE_KEY, mfa=True):
+            assert await client.get(lock_key) is not None

@@ -32,11 +32,13 @@ class MemoryCache:
         self.entries: dict[str, Credentials] = {}
         self.stored_with_mfa: list[bool] = []
         self.loaded_for: list[str | None] = []
-        self._lock = anyio.Lock()
+        self.locked_with_mfa: list[bool] = []
+        self._locks: dict[str, anyio.Lock] = {}
 
     @contextlib.asynccontextmanager
-    async def locked(self, key: str) -> AsyncIterator[None]:
-        async with self._lock:
+    async def locked(self, key: str, *, mfa: bool = False) -> AsyncIterator[None]:
+        self.locked_with_mfa.append(mfa)
+        async with self._locks.setdefault(key, anyio.Lock()):  # one lock per key
             yield
 
     async def load(self, key: str, *, role_arn: str | None = None) -> Credentials | None:
@@ -63,7 +65,7 @@ class BrokenCache(MemoryCache):
         self.where = where
 
     @contextlib.asynccontextmanager
-    async def locked(self, key: str) -> AsyncIterator[None]:
+    async def locked(self, key: str, *, mfa: bool = False) -> AsyncIterator[None]:
         if self.where == "locked":
             raise ConnectionRefusedError("cache down")
         yield

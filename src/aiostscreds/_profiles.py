@@ -470,6 +470,8 @@ def _assemble(
             source_session=_source_session(chain[0], None, region, client_config),
         )
         below = session.cache
+    # Whether what signs the next hop came from a call that carried an MFA code.
+    mfa_below = mfa_session is not None
     for hop in chain:
         # No duration_seconds means none is sent, as botocore and the AWS CLI do:
         # STS gives 1 hour, and the CLI reuses the cached entry.
@@ -488,6 +490,8 @@ def _assemble(
             refresh=refresh,
             cache=cache,
         )
+        below._mfa_derived = mfa_below
+        mfa_below = mfa_below or hop.mfa_serial is not None
         providers.append(below)
     assert below is not None
     return install(_base_session(session_profile, region_name, client_config), below), providers

@@ -300,6 +300,10 @@ class _STSProvider:
             None if refresh.load_timeout is None else refresh.load_timeout.total_seconds()
         )
         self._clock = clock
+        # Set by session_from_profile for a hop signed by MFA-derived credentials:
+        # STS carries the MFA context through role chaining, so a shared cache must
+        # treat this hop's credentials as MFA-derived too.
+        self._mfa_derived = False
         self._cache = CredentialsCache(self, refresh=refresh, clock=clock)
 
     def _client_factory(self, client: object) -> ClientFactory:
@@ -442,7 +446,8 @@ async def fetch_shared(
     its ``invalidate()``. Whatever the shared cache raises, the refresh goes on
     to STS.
     """
-    async with guarded_lock(shared, key):
+    mfa = provider.serial_number is not None or provider._mfa_derived
+    async with guarded_lock(shared, key, mfa=mfa):
         stored = await guarded_load(shared, key, role_arn)
         if stored is not None and _reusable(stored, cache, provider._clock()):
             log.info(
@@ -453,7 +458,6 @@ async def fetch_shared(
             )
             return stored
         credentials, response = await provider._fetch()
-        mfa = provider.serial_number is not None
         await guarded_store(shared, key, response.value, credentials, mfa=mfa)
         return credentials
 

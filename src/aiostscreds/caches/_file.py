@@ -235,8 +235,12 @@ class FileCache:
     # Locking ----------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def locked(self, key: str) -> AsyncIterator[None]:
-        """Hold the advisory lock for ``key`` (or give up after ``lock_timeout``)."""
+    async def locked(self, key: str, *, mfa: bool = False) -> AsyncIterator[None]:
+        """Hold the advisory lock for ``key`` (or give up after ``lock_timeout``).
+
+        MFA-derived entries are shared on disk like any other (``mfa`` changes
+        nothing): they stay with the user who typed the code.
+        """
         if fcntl is None or not self._check_directory():
             yield
             return

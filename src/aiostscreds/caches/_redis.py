@@ -405,8 +405,15 @@ class RedisCache:
         await self._call("SET", lambda: self._client.set(redis_key, value, px=ttl_ms))
 
     @contextlib.asynccontextmanager
-    async def locked(self, key: str) -> AsyncIterator[None]:
-        """Hold the fleet-wide lock for ``key``, or go on without it (see the class doc)."""
+    async def locked(self, key: str, *, mfa: bool = False) -> AsyncIterator[None]:
+        """Hold the fleet-wide lock for ``key``, or go on without it (see the class doc).
+
+        An MFA-derived refresh takes no lock unless ``allow_mfa`` is set: its
+        entry is never shared, so no other host should wait for its prompt.
+        """
+        if mfa and not self.allow_mfa:
+            yield
+            return
         lock: Lock[bytes] = Lock(
             self._client,
             self._redis_key(key, "lock"),

@@ -58,8 +58,16 @@ class SharedCache(Protocol):
     file names.
     """
 
-    def locked(self, key: str) -> AbstractAsyncContextManager[None]:
-        """Hold the cross-process (or cross-host) lock for ``key``."""
+    def locked(self, key: str, *, mfa: bool = False) -> AbstractAsyncContextManager[None]:
+        """Hold the cross-process (or cross-host) lock for ``key``.
+
+        Args:
+            key: The entry's key.
+            mfa: Whether the refresh under the lock will carry an MFA code, or
+                derive from credentials that did. A cache that will not share
+                such entries should not make others wait for them: it may hand
+                out no lock at all.
+        """
         ...
 
     async def load(self, key: str, *, role_arn: str | None = None) -> Credentials | None:
@@ -106,10 +114,10 @@ def check_shared_cache(cache: object) -> SharedCache | None:
 
 
 @contextlib.asynccontextmanager
-async def guarded_lock(cache: SharedCache, key: str) -> AsyncIterator[None]:
+async def guarded_lock(cache: SharedCache, key: str, *, mfa: bool) -> AsyncIterator[None]:
     """``cache.locked(key)``, or no lock at all if taking it fails."""
     try:
-        lock = cache.locked(key)
+        lock = cache.locked(key, mfa=mfa)
         await lock.__aenter__()
     except Exception as error:
         log.warning(
