@@ -155,18 +155,22 @@ async def core_scenarios(backend: str, settings: Settings) -> dict[str, Any]:
                     budget=settings.aiobotocore_failure_budget / 10,
                     latency=settings.sts_latency,
                 )
+        # The GC-on runs (floors and aiostscreds only) take turns with the others.
+        entries = [(key, False) for key in storm_keys]
+        entries += [(key, True) for key in (*floors, *c.GC_ON_CONTENDERS)]
         by_size: dict[str, Any] = {}
+        by_size_gc: dict[str, Any] = {}
         for waiters in settings.storm_sizes:
             progress(f"{backend}: {storm.replace('_', ' ')}, N={waiters:,}")
-            runs: dict[str, list[dict[str, Any]]] = {key: [] for key in storm_keys}
-            order = list(storm_keys)
+            runs: dict[tuple[str, bool], list[dict[str, Any]]] = {entry: [] for entry in entries}
+            order = list(entries)
             for repeat in range(settings.storm_repeats[waiters]):
-                for key in order:
+                for key, gc_on in order:
                     if repeat >= _repeats(settings, key, waiters):
                         continue
                     if storm == "success_storm":
                         run = await scenarios.success_storm(
-                            key, backend, waiters, latency=settings.sts_latency
+                            key, backend, waiters, latency=settings.sts_latency, gc_on=gc_on
                         )
                     else:
                         budget = (
@@ -175,12 +179,23 @@ async def core_scenarios(backend: str, settings: Settings) -> dict[str, Any]:
                             else None
                         )
                         run = await scenarios.failure_storm(
-                            key, backend, waiters, budget=budget, latency=settings.sts_latency
+                            key,
+                            backend,
+                            waiters,
+                            budget=budget,
+                            latency=settings.sts_latency,
+                            gc_on=gc_on,
                         )
-                    runs[key].append(run)
+                    runs[key, gc_on].append(run)
                 order = order[1:] + order[:1]
-            by_size[str(waiters)] = {key: report.summarize_runs(runs[key]) for key in storm_keys}
+            by_size[str(waiters)] = {
+                key: report.summarize_runs(runs[key, gc_on]) for key, gc_on in entries if not gc_on
+            }
+            by_size_gc[str(waiters)] = {
+                key: report.summarize_runs(runs[key, gc_on]) for key, gc_on in entries if gc_on
+            }
         results[storm] = by_size
+        results[f"{storm}_gc_on"] = by_size_gc
     progress(f"{backend}: cancellation storm, N={settings.cancellation_waiters:,}")
     cancellation: dict[str, Any] = {}
     for key in c.STORM_CONTENDERS:

@@ -301,6 +301,9 @@ LABELS: dict[str, str] = {
 STORM_CONTENDERS = (CACHE, PROVIDER, BOTO_DEFERRED_DEFAULT, BOTO_DEFERRED_FAIR)
 """The contenders of the storms, besides the floors."""
 
+GC_ON_CONTENDERS = (CACHE, PROVIDER)
+"""The contenders of the storms' GC-on runs, besides the floors."""
+
 HOT_PATH_CONTENDERS = (
     FLOOR,
     CACHE,

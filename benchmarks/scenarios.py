@@ -52,16 +52,25 @@ def clocks() -> tuple[float, float]:
 
 
 @contextmanager
-def collector_paused() -> Iterator[None]:
-    """Run a full garbage collection, then keep the collector off for the block."""
+def collector_paused(*, gc_on: bool = False) -> Iterator[None]:
+    """Run a full garbage collection, then keep the collector off for the block.
+
+    With ``gc_on``, the collector is on for the block instead, with the
+    thresholds in force (Python's defaults unless the process changed them).
+    """
     gc.collect()
     was_enabled = gc.isenabled()
-    gc.disable()
+    if gc_on:
+        gc.enable()
+    else:
+        gc.disable()
     try:
         yield
     finally:
         if was_enabled:
             gc.enable()
+        else:
+            gc.disable()
 
 
 # ---------------------------------------------------------------------------
@@ -200,11 +209,13 @@ async def _storm(
     waiters: int,
     *,
     budget: float | None = None,
+    gc_on: bool = False,
 ) -> dict[str, Any]:
     """``waiters`` tasks ask ``contender`` for credentials at once.
 
     With ``budget`` (seconds), the waiters still waiting that long after the
-    source's first answer are cancelled, and counted as unserved.
+    source's first answer are cancelled, and counted as unserved. With
+    ``gc_on``, the garbage collector stays on during the storm.
     """
     sts = contender.sts
     get = contender.get
@@ -234,7 +245,7 @@ async def _storm(
         )
 
     sts.on_answer = count_arrivals
-    with collector_paused():
+    with collector_paused(gc_on=gc_on):
         started = time.perf_counter()
         cut_short = await run_together(
             backend, [waiter] * waiters, stop=None if budget is None else out_of_budget
@@ -256,7 +267,12 @@ async def _storm(
 
 
 async def event_floor(
-    backend: str, waiters: int, *, latency: float = STS_LATENCY, raising: bool = False
+    backend: str,
+    waiters: int,
+    *,
+    latency: float = STS_LATENCY,
+    raising: bool = False,
+    gc_on: bool = False,
 ) -> dict[str, Any]:
     """The storm floor: ``waiters`` tasks wait on one ``anyio.Event``, set once.
 
@@ -264,7 +280,7 @@ async def event_floor(
     is the time from the set to the last waiter's release. With ``raising``,
     each waiter awaits a coroutine that waits on the event and then raises a
     new exception, which the waiter catches: the least that delivering one
-    error to each waiter costs.
+    error to each waiter costs. With ``gc_on``, the garbage collector stays on.
     """
     event = anyio.Event()
     released = errors = 0
@@ -294,7 +310,7 @@ async def event_floor(
         answer = clocks()
         event.set()
 
-    with collector_paused():
+    with collector_paused(gc_on=gc_on):
         started = time.perf_counter()
         await run_together(backend, [*([waiter] * waiters), source])
         finished = time.perf_counter()
@@ -313,14 +329,17 @@ async def event_floor(
 
 
 async def success_storm(
-    key: str, backend: str, waiters: int, *, latency: float = STS_LATENCY
+    key: str, backend: str, waiters: int, *, latency: float = STS_LATENCY, gc_on: bool = False
 ) -> dict[str, Any]:
-    """``waiters`` tasks arrive together on expired credentials; the source answers in 50 ms."""
+    """``waiters`` tasks arrive together on expired credentials; the source answers in 50 ms.
+
+    With ``gc_on``, the garbage collector stays on during the storm.
+    """
     if key == FLOOR:
-        return await event_floor(backend, waiters, latency=latency)
+        return await event_floor(backend, waiters, latency=latency, gc_on=gc_on)
     contender = await build_expired_contender(key, backend, FakeSTS(latency=latency))
     try:
-        return await _storm(contender, backend, waiters)
+        return await _storm(contender, backend, waiters, gc_on=gc_on)
     finally:
         await contender.aclose()
 
@@ -332,20 +351,24 @@ async def failure_storm(
     *,
     budget: float | None = None,
     latency: float = STS_LATENCY,
+    gc_on: bool = False,
 ) -> dict[str, Any]:
     """As the success storm, but the source fails (Throttling) after 50 ms.
 
     ``budget`` bounds the run: aiobotocore makes one 50 ms refresh per
     waiter, one after the other, so it is cut short ``budget`` seconds after
-    the first failure and what it delivered by then is reported.
+    the first failure and what it delivered by then is reported. With
+    ``gc_on``, the garbage collector stays on during the storm.
     """
     if key in (FLOOR, RAISE_FLOOR):
-        return await event_floor(backend, waiters, latency=latency, raising=key == RAISE_FLOOR)
+        return await event_floor(
+            backend, waiters, latency=latency, raising=key == RAISE_FLOOR, gc_on=gc_on
+        )
     sts = FakeSTS(latency=latency)
     contender = await build_expired_contender(key, backend, sts)
     sts.fail = True
     try:
-        return await _storm(contender, backend, waiters, budget=budget)
+        return await _storm(contender, backend, waiters, budget=budget, gc_on=gc_on)
     finally:
         await contender.aclose()
 

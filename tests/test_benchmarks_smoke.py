@@ -16,11 +16,31 @@ from benchmarks import report, scenarios
 
 pytestmark = pytest.mark.anyio
 
+_real_collector_paused = scenarios.collector_paused
+
 
 @pytest.fixture(autouse=True)
 def no_full_collections(monkeypatch: pytest.MonkeyPatch) -> None:
     """Skip the full garbage collection before each timed section: nothing is timed here."""
-    monkeypatch.setattr(scenarios, "collector_paused", contextlib.nullcontext)
+    monkeypatch.setattr(scenarios, "collector_paused", lambda **_: contextlib.nullcontext())
+
+
+def test_storms_run_with_the_collector_on_only_when_asked() -> None:
+    import gc
+
+    # The autouse fixture replaces scenarios.collector_paused; this is the real one.
+    was = gc.isenabled()
+    try:
+        gc.disable()
+        with _real_collector_paused(gc_on=True):
+            assert gc.isenabled()
+        assert not gc.isenabled()
+        gc.enable()
+        with _real_collector_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()
 
 
 WAITERS = 60
@@ -151,6 +171,16 @@ def _tiny_results() -> dict[str, Any]:
                 c.BOTO_DEFERRED_FAIR: storm(0.05, calls=10, error=True),
             }
         },
+        "success_storm_gc_on": {
+            "10": {c.FLOOR: storm(0.010), c.CACHE: storm(0.014), c.PROVIDER: storm(0.016)}
+        },
+        "failure_storm_gc_on": {
+            "10": {
+                c.FLOOR: storm(0.010),
+                c.CACHE: storm(0.014, error=True),
+                c.PROVIDER: storm(0.030, error=True),
+            }
+        },
         "cancellation_storm": {
             key: [
                 {
@@ -189,6 +219,10 @@ def test_targets_are_judged_from_the_figures() -> None:
     assert verdicts("success storm: all waiters released", provider) == [False]  # 2.0x
     assert verdicts("failure storm: 1 source call", cache) == [True]
     assert verdicts("failure storm: 1 source call", provider) == [False]  # 2 calls
+    assert verdicts("success storm, GC on", cache) == [True]  # 1.4x
+    assert verdicts("success storm, GC on", provider) == [False]  # 1.6x
+    assert verdicts("failure storm, GC on", cache) == [True]
+    assert verdicts("failure storm, GC on", provider) == [False]  # 3.0x
     assert verdicts("cancellation storm") == [True, True]
     assert verdicts("end to end", "") == [False, False]  # 0.96 < 0.97
 
@@ -228,12 +262,21 @@ def test_a_tiny_run_measures_everything_and_writes_the_report(
         assert end_to_end["assume_role_calls_per_round"] == [1]
         assert [r["contender"] for r in end_to_end["rounds"]] == ["static", "installed", "control"]
         assert ":assumed-role/aiostscreds-bench-e2e/" in end_to_end["identity"]
+    for backend in ("asyncio", "trio"):
+        for storm in ("success_storm_gc_on", "failure_storm_gc_on"):
+            runs = results[backend][storm][str(WAITERS)]
+            assert set(runs) >= {c.FLOOR, *OURS}
+            for key in OURS:
+                assert runs[key]["source_calls_max"] == runs[key]["prompts_max"] == 1
+    gc_on_checks = [t for t in results["targets"] if ", GC on:" in t["target"]]
+    assert len(gc_on_checks) == 2 * 2 * 2  # backends x storms x contenders
     counted = [t for t in results["targets"] if t["limit"].startswith("1 call")]
     assert len(counted) == 2 * (2 * 2 + 2)  # backends x (2 storms x 2 contenders + cancellation)
     assert all(t["met"] for t in counted)
     images = report.plot(results, tmp_path / "img")
     assert all(path.stat().st_size > 10_000 for path in images.values())
     text = report.markdown(results, images, tmp_path)
+    assert "| GC on: release, ms | GC on: x floor |" in text
     for heading in ("## Targets", "## Hot path", "## Failure storm", "## End to end", "## Fleet"):
         assert heading in text
     assert "](img/release_latency.png)" in text

@@ -25,6 +25,7 @@ from ._errors import (
     fresh_copy,
     is_recoverable,
 )
+from ._gate import Gate, new_gate
 from ._policy import RefreshPolicy, backoff_seconds, error_cache_seconds, schedule
 
 __all__ = ["CredentialSource", "CredentialsCache"]
@@ -45,10 +46,10 @@ class CredentialSource(Protocol):
 
 @attrs.define(eq=False)
 class _Flight:
-    """One refresh in progress and, once ``done`` is set, its outcome."""
+    """One refresh in progress and, once ``done`` is open, its outcome."""
 
     loop: object
-    done: anyio.Event
+    done: Gate
     scope: anyio.CancelScope | None = None
     close_requested: bool = False
     credentials: Credentials | None = None
@@ -209,7 +210,12 @@ class CredentialsCache:
         outcome = self._failed_outcome(flight)
         if isinstance(outcome, Credentials):
             return outcome
-        raise outcome
+        try:
+            raise outcome
+        finally:
+            # The error's traceback holds this frame: left in a local, it would make
+            # each failed waiter a reference cycle that only the GC can free.
+            del outcome
 
     def _during_backoff(self, now: float) -> Credentials:
         credentials = self._credentials
@@ -340,7 +346,7 @@ class CredentialsCache:
 
     def _start_flight(self) -> _Flight:
         loop = _current_loop()
-        flight = _Flight(loop=loop, done=anyio.Event())
+        flight = _Flight(loop=loop, done=new_gate(loop))
         self._flight = flight
 
         async def run() -> None:
@@ -386,7 +392,7 @@ class CredentialsCache:
                 flight.error = CredentialsError("the refresh was interrupted")
             if self._flight is flight:
                 self._flight = None
-            flight.done.set()
+            flight.done.open()
 
     def _record_success(self, flight: _Flight, credentials: object) -> None:
         now = self._clock()
