@@ -47,3 +47,14 @@ autodoc_default_options = {"members": True}
 html_theme = "furo"
 html_title = f"aiostscreds {release}"
 html_static_path: list[str] = []
+
+
+def _alias_without_docstring(app, what, name, obj, options, lines):  # type: ignore[no-untyped-def]
+    # `.. autodata::` of a function is an alias (stdin_token_provider): the directive's own
+    # text says what it is an alias of, instead of repeating the function's docstring.
+    if what == "data" and callable(obj):
+        lines.clear()
+
+
+def setup(app):  # type: ignore[no-untyped-def]
+    app.connect("autodoc-process-docstring", _alias_without_docstring)

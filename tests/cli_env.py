@@ -76,6 +76,7 @@ def run_on_terminal(
     code: str | list[str] = "123456",
     stderr_to_terminal: bool = False,
     timeout: float = 60,
+    cwd: Path | None = None,
 ) -> TerminalRun:
     """Run ``argv`` in a new session whose controlling terminal is a pty; type ``code``
     at every ``MFA code`` prompt that appears on it (a list: one per prompt, the last
@@ -97,6 +98,7 @@ def run_on_terminal(
         process = subprocess.Popen(
             argv,
             env=env,
+            cwd=cwd,
             stdin=slave,
             stdout=subprocess.PIPE,
             stderr=slave if stderr_to_terminal else subprocess.PIPE,

@@ -11,12 +11,15 @@ The convention (docs/contributing.md says the same for writers):
   server on 127.0.0.1, ``AWS_EC2_METADATA_DISABLED=true``, and no other ``AWS_*`` variable.
 - Leading comment lines of a block adjust that:
   ``# env: NAME=value NAME2=value`` sets variables for the block;
-  ``# stdin: TEXT`` is typed into the program's stdin. The program runs in a new session, with
-  no controlling terminal, so ``getpass`` (``stdin_token_provider``) reads the MFA code there;
+  ``# terminal: CODE`` runs the program with a real pseudo-terminal as its controlling
+  terminal and types ``CODE`` at every ``MFA code`` prompt that appears on it (the prompt of
+  ``terminal_token_provider``, which reads ``/dev/tty`` only). Any other block runs in a new
+  session with no controlling terminal and stdin from ``/dev/null``, so a prompt there fails;
   ``# sts: none`` says the block makes no call to this STS (it starts its own, or needs none).
 - A block passes when it exits 0 with no traceback, after making at least one STS call (counted
   at the server by moto's request recorder; none with ``# sts: none``); a block with
-  ``# stdin:`` must also have sent what it typed as the ``TokenCode`` of a call.
+  ``# terminal:`` must also have been prompted on its terminal and have sent what was typed
+  there as the ``TokenCode`` of a call.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from pathlib import Path
 
 import pytest
 
+from .cli_env import TerminalRun, run_on_terminal
 from .moto_recorder import recording
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +43,9 @@ EXAMPLE_FILES = [
     "docs/quickstart.md",
     "docs/howto/mfa.md",
     "docs/howto/profiles.md",
+    "docs/howto/web-identity.md",
     "docs/howto/aws-cli.md",
+    "docs/cli.md",
     "docs/howto/testing.md",
     "docs/migrating.md",
     "docs/troubleshooting.md",
@@ -57,7 +63,7 @@ class Example:
     line: int
     code: str
     env: dict[str, str] = field(default_factory=dict)
-    stdin: str | None = None
+    terminal: str | None = None
     calls_sts: bool = True
 
     @property
@@ -82,8 +88,8 @@ def parse_example(path: str, line: int, code: str) -> Example:
                 name, sep, value = pair.partition("=")
                 assert sep, f"{example.id}: '# env:' takes NAME=value pairs, got {pair!r}"
                 example.env[name] = value
-        elif header.startswith("# stdin:"):
-            example.stdin = header.removeprefix("# stdin:").strip()
+        elif header.startswith("# terminal:"):
+            example.terminal = header.removeprefix("# terminal:").strip()
         elif header.strip() == "# sts: none":
             example.calls_sts = False
         else:
@@ -117,7 +123,7 @@ def test_readme_examples_are_all_collected() -> None:
     # The README's examples: the role, MFA on a terminal, TOTP, profiles, RefreshPolicy.
     readme = [example for example in EXAMPLES if example.path == "README.md"]
     assert len(readme) == 5
-    assert sum(example.stdin is not None for example in readme) == 2
+    assert sum(example.terminal is not None for example in readme) == 2
     assert set(aws_files("README.md")) == {"config", "credentials"}
 
 
@@ -144,18 +150,21 @@ def test_example_runs_as_printed(example: Example, moto_endpoint: str, tmp_path:
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     env.update(example.env)
 
+    argv = [sys.executable, str(program)]
     with recording(moto_endpoint) as recorder:
-        result = subprocess.run(
-            [sys.executable, str(program)],
-            input=None if example.stdin is None else example.stdin + "\n",
-            stdin=subprocess.DEVNULL if example.stdin is None else None,
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=180,
-            start_new_session=True,  # no controlling terminal: a prompt reads stdin
-        )
+        if example.terminal is None:
+            result: subprocess.CompletedProcess[str] | TerminalRun = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=tmp_path,
+                timeout=180,
+                start_new_session=True,  # no controlling terminal: a prompt fails
+            )
+        else:
+            result = run_on_terminal(argv, env, code=example.terminal, cwd=tmp_path, timeout=180)
         requests = recorder.requests()
 
     report = f"{example.id}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
@@ -166,5 +175,7 @@ def test_example_runs_as_printed(example: Example, moto_endpoint: str, tmp_path:
         assert sts_calls == [], f"'# sts: none', yet STS was called\n{report}"
         return
     assert sts_calls, f"no STS call was made\n{report}"
-    if example.stdin is not None:
-        assert example.stdin in [call.get("TokenCode") for call in sts_calls], report
+    if example.terminal is not None:
+        assert isinstance(result, TerminalRun)
+        assert result.prompts >= 1, f"no MFA prompt appeared on the terminal\n{report}"
+        assert example.terminal in [call.get("TokenCode") for call in sts_calls], report

@@ -31,7 +31,7 @@ _prompt_lock = Lock()
 async def terminal_token_provider(serial_number: str) -> str:
     """Ask for an MFA code on the controlling terminal.
 
-    Writes ``MFA code for <serial>: `` to the terminal (``/dev/tty``), never to
+    Writes ``MFA code for <serial>:`` to the terminal (``/dev/tty``), never to
     stdout or stderr, turns echo off, and reads one line back, with the
     terminal's own line editing (backspace works). No thread is used: the wait
     is an ordinary await, so cancellation, ``token_timeout``,
