@@ -15,7 +15,9 @@ The convention (docs/contributing.md says the same for writers):
   terminal and types ``CODE`` at every ``MFA code`` prompt that appears on it (the prompt of
   ``terminal_token_provider``, which reads ``/dev/tty`` only). Any other block runs in a new
   session with no controlling terminal and stdin from ``/dev/null``, so a prompt there fails;
-  ``# sts: none`` says the block makes no call to this STS (it starts its own, or needs none).
+  ``# sts: none`` says the block makes no call to this STS (it starts its own, or needs none);
+  ``# redis`` gives the block the test's real redis-server as ``REDIS_URL`` (with its password)
+  and a fresh 32-byte key, base64, as ``AIOSTSCREDS_REDIS_KEY``.
 - A block passes when it exits 0 with no traceback, after making at least one STS call (counted
   at the server by moto's request recorder; none with ``# sts: none``); a block with
   ``# terminal:`` must also have been prompted on its terminal and have sent what was typed
@@ -24,6 +26,7 @@ The convention (docs/contributing.md says the same for writers):
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shlex
@@ -49,6 +52,7 @@ EXAMPLE_FILES = [
     "docs/howto/testing.md",
     "docs/migrating.md",
     "docs/troubleshooting.md",
+    "docs/fleets.md",
 ]
 STS_ACTIONS = {"AssumeRole", "GetSessionToken", "AssumeRoleWithWebIdentity"}
 _FENCE = re.compile(r"^```(\w+)[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
@@ -65,6 +69,7 @@ class Example:
     env: dict[str, str] = field(default_factory=dict)
     terminal: str | None = None
     calls_sts: bool = True
+    redis: bool = False
 
     @property
     def id(self) -> str:
@@ -92,6 +97,8 @@ def parse_example(path: str, line: int, code: str) -> Example:
             example.terminal = header.removeprefix("# terminal:").strip()
         elif header.strip() == "# sts: none":
             example.calls_sts = False
+        elif header.strip() == "# redis":
+            example.redis = True
         else:
             break
     return example
@@ -120,15 +127,18 @@ EXAMPLES = [example for path in EXAMPLE_FILES for example in examples_in(path)]
 
 
 def test_readme_examples_are_all_collected() -> None:
-    # The README's examples: the role, MFA on a terminal, TOTP, profiles, RefreshPolicy.
+    # The README's examples: the role, MFA on a terminal, TOTP, profiles, fleets, RefreshPolicy.
     readme = [example for example in EXAMPLES if example.path == "README.md"]
-    assert len(readme) == 5
+    assert len(readme) == 6
+    assert sum(example.redis for example in readme) == 1
     assert sum(example.terminal is not None for example in readme) == 2
     assert set(aws_files("README.md")) == {"config", "credentials"}
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[example.id for example in EXAMPLES])
-def test_example_runs_as_printed(example: Example, moto_endpoint: str, tmp_path: Path) -> None:
+def test_example_runs_as_printed(
+    example: Example, moto_endpoint: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     home = tmp_path / "home"
     (home / ".aws").mkdir(parents=True)
     for name, body in aws_files(example.path).items():
@@ -148,6 +158,10 @@ def test_example_runs_as_printed(example: Example, moto_endpoint: str, tmp_path:
     }
     if "PYTHONPATH" in os.environ:  # a checkout run without installing it
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    if example.redis:
+        server = request.getfixturevalue("redis_server")
+        env["REDIS_URL"] = server.url
+        env["AIOSTSCREDS_REDIS_KEY"] = base64.b64encode(os.urandom(32)).decode()
     env.update(example.env)
 
     argv = [sys.executable, str(program)]
