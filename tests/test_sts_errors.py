@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+import traceback
 from typing import Any
 
 import anyio
@@ -88,6 +89,25 @@ async def test_mfa_code_is_scrubbed_from_sts_messages() -> None:
         await provider.retrieve()
     assert "424242" not in str(caught.value)
     assert "AccessDenied" in str(caught.value)
+
+
+async def test_mfa_code_is_scrubbed_from_the_chained_botocore_error_too() -> None:
+    # The chained ClientError is printed in every traceback (the command's --debug,
+    # logging's exc_info, error reporters): it must not quote the code either.
+    error = client_error("ValidationError", 400, "Value '424242' at 'tokenCode' is bad")
+
+    async def device(serial_number: str) -> str:
+        return "424242"
+
+    provider = AssumeRoleProvider(
+        RaisingClient(error), ROLE_ARN, serial_number=MFA_SERIAL, token_provider=device
+    )
+    with pytest.raises(RefreshError) as caught:
+        await provider.retrieve()
+    text = "".join(traceback.format_exception(caught.value))
+    assert "424242" not in text
+    assert caught.value.__cause__ is error
+    assert "ValidationError" in str(error)
 
 
 @pytest.mark.parametrize(

@@ -140,6 +140,13 @@ def _classify(
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
         recoverable = code in _RECOVERABLE_CODES or status >= 500 or status == 429
         message = _scrub(str(details.get("Message") or ""), request)
+        # The ClientError stays chained as __cause__, and every traceback prints it:
+        # scrub the copy of the message it holds as well.
+        error.args = tuple(
+            _scrub(arg, request) if isinstance(arg, str) else arg for arg in error.args
+        )
+        if isinstance(details, dict) and "Message" in details:
+            details["Message"] = message
         text = f"{operation} for {subject} failed: {code}"
         if message:
             text += f": {message}"
