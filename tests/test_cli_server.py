@@ -261,3 +261,39 @@ async def test_botocores_container_provider_accepts_both_loopback_servers(host: 
         "loopback-secret",
         "loopback-token",
     )
+
+
+async def test_an_authorization_header_that_is_not_utf8_gets_403_without_a_body() -> None:
+    import datetime as dt
+    from urllib.parse import urlsplit
+
+    from aiostscreds import Credentials
+
+    calls = 0
+
+    async def get_credentials() -> Credentials:
+        nonlocal calls
+        calls += 1
+        return Credentials(
+            access_key_id="ASIANOTUTF8TEST00001",
+            secret_access_key="not-utf8-secret",
+            session_token="not-utf8-token",
+            expiration=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1),
+        )
+
+    async with credential_server(get_credentials) as env:
+        url = urlsplit(env["AWS_CONTAINER_CREDENTIALS_FULL_URI"])
+        assert url.hostname is not None and url.port is not None
+        async with await anyio.connect_tcp(url.hostname, url.port) as stream:
+            await stream.send(
+                b"GET / HTTP/1.1\r\nHost: x\r\nAuthorization: \xff\xfe\r\n"
+                b"Connection: close\r\n\r\n"
+            )
+            reply = b""
+            with anyio.move_on_after(30):
+                async for chunk in stream:
+                    reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 403 "), head
+    assert body == b""
+    assert calls == 0

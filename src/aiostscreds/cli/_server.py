@@ -80,7 +80,9 @@ def make_app(get_credentials: CredentialsGetter, token: str) -> web.Application:
         given = request.headers.get("Authorization")
         if given is None:
             return web.Response(status=401)
-        if not hmac.compare_digest(given.encode(), expected):
+        # aiohttp decodes header bytes that are not UTF-8 as surrogates: encode them
+        # back as they came, so that they compare unequal instead of failing with 500.
+        if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected):
             return web.Response(status=403)
         try:
             answer = await get_credentials()
