@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shlex
@@ -303,3 +304,32 @@ def test_library_warnings_add_no_stderr_line_without_debug(home: Path, moto_endp
     assert quiet.returncode == 0 and quiet.stderr == ""
     loud = run(["credential-process", "--profile", "role", "--debug"], env)
     assert "WARNING aiostscreds: credential cache" in loud.stderr
+
+
+def test_a_cached_entry_too_old_for_botocore_is_still_handed_out_when_sts_is_down(
+    home: Path,
+) -> None:
+    # 12 minutes left: botocore would rather have more, so the command tries one
+    # refresh; with STS unreachable the still-valid entry must be printed, not an error.
+    import anyio
+
+    from aiostscreds import Credentials
+    from aiostscreds._cache_format import assume_role_cache_key
+    from aiostscreds.caches import FileCache
+    from tests.cli_env import SESSION_NAME
+    from tests.conftest import ROLE_ARN
+
+    request = {"RoleArn": ROLE_ARN, "RoleSessionName": SESSION_NAME, "DurationSeconds": 3600}
+    key = assume_role_cache_key(request, explicit_session_name=True, explicit_duration=True)
+    held = Credentials(
+        access_key_id="ASIAOLDBUTVALID00001",
+        secret_access_key="old-but-valid-secret",
+        session_token="old-but-valid-token",
+        expiration=dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=12),
+    )
+    cache = FileCache(home / ".aws" / "cli" / "cache")
+    response = {"AssumedRoleUser": {"Arn": f"arn:aws:sts::123456789012{ROLE_IDENTITY}"}}
+    anyio.run(lambda: cache.store(key, response, held))
+    result = run(["credential-process", "--profile", "role"], command_env(home, "http://127.0.0.1:1"))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["AccessKeyId"] == "ASIAOLDBUTVALID00001"

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import time
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from .._credentials import Credentials
 
 __all__ = ["obtain", "process_document", "run_credential_process"]
+
+log = logging.getLogger("aiostscreds")
 
 # botocore's process provider refreshes credentials with under 15 minutes left
 # on every access, so the command hands out credentials with more than that.
@@ -139,8 +142,16 @@ async def _cold(profile: str, cache: bool, mfa_session: float | None) -> dict[st
         credentials = await chain.get_credentials()
         needed = min_remaining(chain.top.duration.total_seconds())
         if credentials.expires_at - time.time() <= needed:
-            # A cached entry too old for botocore: one refresh, whatever it gives.
-            credentials = await chain.top.force_refresh()
+            # A cached entry too old for botocore: one refresh. If it fails, the
+            # credentials held are still valid: hand them out rather than fail.
+            from .._errors import CredentialsError
+
+            try:
+                credentials = await chain.top.force_refresh()
+            except CredentialsError as error:
+                if chain.is_expired():
+                    raise
+                log.warning("could not refresh early: %s; handing out what is held", error)
         return _fields(credentials)
     finally:
         await chain.aclose()
