@@ -142,3 +142,20 @@ async def test_mfa_session_limits_are_checked_before_any_call(
         with pytest.raises(ConfigurationError, match=words):
             session_from_profile(profile, token_provider=Prompts(), mfa_session=mfa_session)
         assert recorder.requests() == []
+
+
+@pytest.mark.usefixtures("config")
+def test_the_source_secret_is_in_no_local_of_the_library_frames_a_config_error_passes() -> None:
+    # Error reporters (Sentry...) record repr() of every local of every frame.
+    with pytest.raises(ConfigurationError) as caught:
+        session_from_profile("long", token_provider=Prompts(), mfa_session=EIGHT_HOURS)
+    traceback = caught.value.__traceback__
+    seen = 0
+    while traceback is not None:
+        frame = traceback.tb_frame
+        if frame.f_globals.get("__name__", "").startswith("aiostscreds"):
+            for value in frame.f_locals.values():
+                seen += 1
+                assert "mfa-session-source-secret" not in repr(value)
+        traceback = traceback.tb_next
+    assert seen

@@ -101,7 +101,8 @@ class _Hop:
 
     profile: str
     role_arn: str
-    source: tuple[Any, ...]
+    # Only the kind in the repr: ("static", keys) holds the secret key.
+    source: tuple[Any, ...] = attrs.field(repr=lambda source: f"({source[0]!r}, ...)")
     mfa_serial: str | None
     external_id: str | None
     role_session_name: str | None
@@ -127,6 +128,7 @@ def _static_keys(name: str, config: Mapping[str, Any]) -> tuple[str, str, str | 
         return (access_key, secret_key, token or None)
     if access_key or secret_key:
         missing = "aws_secret_access_key" if access_key else "aws_access_key_id"
+        del access_key, secret_key, token  # not in the traceback's locals
         raise ConfigurationError(
             f"profile {name!r} sets only half of a static key pair: {missing} is missing"
         )
@@ -386,7 +388,28 @@ def _load_profiles() -> Mapping[str, Mapping[str, Any]]:
         ) from None
     if not isinstance(profiles, Mapping):
         raise ConfigurationError("the shared config holds no profiles")
-    return profiles
+    return _Profiles(
+        (name, _Section(section) if isinstance(section, dict) else section)
+        for name, section in profiles.items()
+    )
+
+
+class _Profiles(dict[str, Any]):
+    """The shared config's profiles, with a repr that names them only.
+
+    They hold secret keys, and error reporters record repr() of the locals of
+    every frame a ConfigurationError passes.
+    """
+
+    def __repr__(self) -> str:
+        return f"<profiles {sorted(self)!r}>"
+
+
+class _Section(dict[str, Any]):
+    """One profile's keys, with a repr that names the keys only."""
+
+    def __repr__(self) -> str:
+        return f"<profile keys {sorted(self)!r}>"
 
 
 def _assemble(
