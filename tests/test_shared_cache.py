@@ -142,3 +142,38 @@ async def test_a_failing_cache_is_bypassed_with_a_warning(
     # The cache's own message is not repeated: it may quote what it was handed.
     assert "cache down" not in warnings[0].getMessage()
     assert "disk full" not in warnings[0].getMessage()
+
+
+class UnlockFailsCache(MemoryCache):
+    """A cache whose lock cannot be released (its server went away mid-refresh)."""
+
+    @contextlib.asynccontextmanager
+    async def locked(self, key: str, *, mfa: bool = False) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            raise RuntimeError("unlock failed")
+
+
+async def test_a_cache_failing_to_unlock_after_a_failed_refresh_keeps_the_sts_error() -> None:
+    import botocore.exceptions
+
+    from aiostscreds import RefreshError
+
+    class ThrottledClient:
+        calls = 0
+
+        async def assume_role(self, **params: Any) -> Any:
+            self.calls += 1
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": "Throttling", "Message": "slow down"}}, "AssumeRole"
+            )
+
+    client = ThrottledClient()
+    provider = AssumeRoleProvider(client, ROLE_ARN, cache=UnlockFailsCache())
+    with pytest.raises(RefreshError) as caught:
+        await provider.get_credentials()
+    assert client.calls == 1
+    # The refresh failed because of STS, recoverably: not because of the cache.
+    assert caught.value.code == "Throttling"
+    assert caught.value.recoverable

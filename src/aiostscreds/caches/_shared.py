@@ -130,7 +130,13 @@ async def guarded_lock(cache: SharedCache, key: str, *, mfa: bool) -> AsyncItera
     try:
         yield
     except BaseException as error:
-        if not await lock.__aexit__(type(error), error, error.__traceback__):
+        try:
+            suppressed = await lock.__aexit__(type(error), error, error.__traceback__)
+        except Exception as unlock_error:
+            # The body's own error (STS's, a cancellation) is what the caller must see.
+            log.warning("shared cache %r could not unlock: %s", cache, _describe(unlock_error))
+            suppressed = False
+        if not suppressed:
             raise
     else:
         try:
