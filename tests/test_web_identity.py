@@ -425,3 +425,30 @@ async def test_the_provider_botocore_would_pick_is_the_one_built(
         credentials = await session.get_credentials()
         built = None if credentials is None else credentials.method
     assert built == expected
+
+
+@pytest.mark.parametrize("problem", ["too long", "not ascii"])
+async def test_a_refused_token_is_in_no_local_of_the_library_frames_of_the_error(
+    tmp_path: Path, problem: str
+) -> None:
+    # Error reporters (Sentry...) record repr() of every local of every frame.
+    secret = "eyJREFUSEDTOKENSECRET"
+    path = tmp_path / "token"
+    if problem == "too long":
+        path.write_text(secret + "A" * 20000)
+    else:
+        path.write_bytes(secret.encode() + b"\xff")
+    provider = WebIdentityProvider(NoSTS(), WEB_ROLE, path)
+    with pytest.raises(RefreshError) as caught:
+        await provider.retrieve()
+    assert NoSTS.calls == 0
+    traceback = caught.value.__traceback__
+    seen = 0
+    while traceback is not None:
+        frame = traceback.tb_frame
+        if frame.f_globals.get("__name__", "").startswith("aiostscreds"):
+            for value in frame.f_locals.values():
+                seen += 1
+                assert secret not in repr(value)
+        traceback = traceback.tb_next
+    assert seen

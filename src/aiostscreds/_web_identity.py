@@ -77,16 +77,22 @@ def _read_token(path: Path) -> str:
         raise RefreshError(
             f"web identity token file {path} could not be read: {reason}", recoverable=True
         ) from None
+    # Neither the bytes nor the token may be a local (or an exception's context)
+    # of this frame when it raises: error reporters record them.
     try:
-        token = raw.decode("ascii").strip()
+        token: str | None = raw.decode("ascii").strip()
     except UnicodeDecodeError:
+        token = None
+    del raw
+    if token is None:
         raise RefreshError(
             f"web identity token file {path} does not hold a token (not ASCII text)",
             recoverable=True,
-        ) from None
+        )
     if not token:
         raise RefreshError(f"web identity token file {path} is empty", recoverable=True)
     if len(token) > _MAX_TOKEN_CHARS:
+        del token
         raise RefreshError(
             f"web identity token file {path} holds more than {_MAX_TOKEN_CHARS} characters",
             recoverable=True,
