@@ -297,3 +297,36 @@ async def test_an_authorization_header_that_is_not_utf8_gets_403_without_a_body(
     assert head.startswith(b"HTTP/1.1 403 "), head
     assert body == b""
     assert calls == 0
+
+
+async def test_leaving_the_server_cancels_a_request_still_waiting_for_credentials() -> None:
+    # A request can wait on a prompt nobody answers: SIGTERM must still end `serve`.
+    from aiostscreds import Credentials
+
+    started = anyio.Event()
+    cancelled = 0
+    outcomes: list[str] = []
+
+    async def get_credentials() -> Credentials:
+        nonlocal cancelled
+        started.set()
+        try:
+            await anyio.sleep_forever()
+        except anyio.get_cancelled_exc_class():
+            cancelled += 1
+            raise
+        raise AssertionError("unreachable")
+
+    async def client(env: dict[str, str]) -> None:
+        headers = {"Authorization": env["AWS_CONTAINER_AUTHORIZATION_TOKEN"]}
+        try:
+            outcomes.append(str(await _get(env["AWS_CONTAINER_CREDENTIALS_FULL_URI"], headers)))
+        except aiohttp.ClientError as error:
+            outcomes.append(type(error).__name__)
+
+    with anyio.fail_after(50):  # a hang guard: aiohttp waited up to 2 x 60 s
+        async with anyio.create_task_group() as tasks, credential_server(get_credentials) as env:
+            tasks.start_soon(client, env)
+            await started.wait()
+    assert cancelled == 1
+    assert len(outcomes) == 1

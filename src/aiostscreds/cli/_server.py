@@ -34,6 +34,9 @@ log = logging.getLogger("aiostscreds")
 
 CredentialsGetter = Callable[[], Awaitable[Credentials]]
 
+_SHUTDOWN_GRACE = 1.0
+"""Seconds a request in flight gets to finish at shutdown, then as long to unwind."""
+
 
 def loopback_host(host: str) -> str:
     """``host`` if it is a loopback IP address; the credentials must not leave the machine.
@@ -107,7 +110,11 @@ async def credential_server(
     """Serve on loopback for the block; yields the two environment variables SDKs need."""
     host = loopback_host(host)
     token = secrets.token_urlsafe(32)
-    runner = web.AppRunner(make_app(get_credentials, token), access_log=None)
+    # aiohttp's default waits up to 2 x 60 s for requests in flight at shutdown; one
+    # can be waiting for an MFA prompt nobody answers, and SIGTERM must end `serve`.
+    runner = web.AppRunner(
+        make_app(get_credentials, token), access_log=None, shutdown_timeout=_SHUTDOWN_GRACE
+    )
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
