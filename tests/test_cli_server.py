@@ -330,3 +330,34 @@ async def test_leaving_the_server_cancels_a_request_still_waiting_for_credential
             await started.wait()
     assert cancelled == 1
     assert len(outcomes) == 1
+
+
+async def test_a_request_without_the_token_gets_401_or_403_whatever_its_method_and_path() -> None:
+    import datetime as dt
+
+    from aiostscreds import Credentials
+
+    calls = 0
+
+    async def get_credentials() -> Credentials:
+        nonlocal calls
+        calls += 1
+        return Credentials(
+            access_key_id="ASIAANYPATHTEST00001",
+            secret_access_key="any-path-secret",
+            session_token="any-path-token",
+            expiration=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1),
+        )
+
+    async with credential_server(get_credentials) as env, aiohttp.ClientSession() as session:
+        url = env["AWS_CONTAINER_CREDENTIALS_FULL_URI"]
+        token = env["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
+        for method, path in (("POST", ""), ("GET", "x"), ("PUT", "y/z"), ("DELETE", "")):
+            for headers, status in (({}, 401), ({"Authorization": "nope"}, 403)):
+                async with session.request(method, url + path, headers=headers) as response:
+                    assert (response.status, await response.read()) == (status, b"")
+        async with session.post(url, headers={"Authorization": token}) as response:
+            assert (response.status, await response.read()) == (404, b"")
+        async with session.get(url, headers={"Authorization": token}) as response:
+            assert response.status == 200
+    assert calls == 1

@@ -87,6 +87,8 @@ def make_app(get_credentials: CredentialsGetter, token: str) -> web.Application:
         # back as they came, so that they compare unequal instead of failing with 500.
         if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected):
             return web.Response(status=403)
+        if request.path != "/" or request.method not in ("GET", "HEAD"):
+            return web.Response(status=404)
         try:
             answer = await get_credentials()
         except CredentialsError as error:
@@ -99,7 +101,9 @@ def make_app(get_credentials: CredentialsGetter, token: str) -> web.Application:
         return web.Response(body=last[1], content_type="application/json")
 
     app = web.Application()
-    app.router.add_get("/", credentials)
+    # Every method and path: a request without the token learns nothing, not even
+    # which paths exist (aiohttp would answer 404 or 405 with a body).
+    app.router.add_route("*", "/{path:.*}", credentials)
     return app
 
 
