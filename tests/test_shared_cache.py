@@ -177,3 +177,35 @@ async def test_a_cache_failing_to_unlock_after_a_failed_refresh_keeps_the_sts_er
     # The refresh failed because of STS, recoverably: not because of the cache.
     assert caught.value.code == "Throttling"
     assert caught.value.recoverable
+
+
+class SwallowingCache(MemoryCache):
+    """A cache whose lock swallows what its body raises (a bug in that cache)."""
+
+    @contextlib.asynccontextmanager
+    async def locked(self, key: str, *, mfa: bool = False) -> AsyncIterator[None]:
+        with contextlib.suppress(Exception):
+            yield
+
+
+async def test_a_cache_lock_that_swallows_errors_cannot_hide_the_sts_error() -> None:
+    import botocore.exceptions
+
+    from aiostscreds import RefreshError
+
+    class ThrottledClient:
+        calls = 0
+
+        async def assume_role(self, **params: Any) -> Any:
+            self.calls += 1
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": "Throttling", "Message": "slow down"}}, "AssumeRole"
+            )
+
+    client = ThrottledClient()
+    provider = AssumeRoleProvider(client, ROLE_ARN, cache=SwallowingCache())
+    with pytest.raises(RefreshError) as caught:
+        await provider.get_credentials()
+    assert client.calls == 1
+    assert caught.value.code == "Throttling"
+    assert caught.value.recoverable

@@ -130,14 +130,16 @@ async def guarded_lock(cache: SharedCache, key: str, *, mfa: bool) -> AsyncItera
     try:
         yield
     except BaseException as error:
+        # The body's own error (STS's, a cancellation) is what the caller must see:
+        # a cache may neither replace it nor swallow it.
         try:
-            suppressed = await lock.__aexit__(type(error), error, error.__traceback__)
+            await lock.__aexit__(type(error), error, error.__traceback__)
         except Exception as unlock_error:
-            # The body's own error (STS's, a cancellation) is what the caller must see.
-            log.warning("shared cache %r could not unlock: %s", cache, _describe(unlock_error))
-            suppressed = False
-        if not suppressed:
-            raise
+            if unlock_error is not error:
+                log.warning(
+                    "shared cache %r could not unlock: %s", cache, _describe(unlock_error)
+                )
+        raise
     else:
         try:
             await lock.__aexit__(None, None, None)
