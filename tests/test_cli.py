@@ -333,3 +333,19 @@ def test_a_cached_entry_too_old_for_botocore_is_still_handed_out_when_sts_is_dow
     result = run(["credential-process", "--profile", "role"], command_env(home, "http://127.0.0.1:1"))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["AccessKeyId"] == "ASIAOLDBUTVALID00001"
+
+
+def test_the_console_script_runs_the_command() -> None:
+    # `pip install aiostscreds` puts `aiostscreds` next to the interpreter.
+    script = Path(sys.executable).with_name("aiostscreds")
+    assert script.exists(), f"{script} is not installed: is [project.scripts] in pyproject.toml?"
+    result = subprocess.run(
+        [str(script), "credential-process", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "credential_process" in result.stdout
+    assert "``" not in result.stdout  # plain text, no reST markup
