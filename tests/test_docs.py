@@ -40,11 +40,27 @@ def test_every_public_name_is_in_the_api_reference() -> None:
     assert not unknown, f"docs/api.md documents names that are not public: {unknown}"
 
 
-def test_readme_links_into_the_docs_are_absolute() -> None:
-    # Relative links break on PyPI, which renders README.md without the repository.
+def test_readme_links_point_at_files_of_the_checkout() -> None:
+    # The package is installed from a checkout, and no docs site is live: the README links to
+    # the pages in the repository, relative to it, and every one of them must exist.
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    relative = re.findall(r"\]\((?!https?://|#)([^)]+)\)", readme)
-    assert relative == []
+    relative = re.findall(r"\]\((?!https?://|#)([^)#]+)(?:#[^)]*)?\)", readme)
+    assert relative, "the README links to no page of the docs"
+    missing = [link for link in relative if not (ROOT / link).exists()]
+    assert missing == [], f"README.md links to files that do not exist: {missing}"
+
+
+def test_no_links_to_sites_that_are_not_live() -> None:
+    # Neither a docs site nor a public repository exists yet.
+    not_live = re.compile(r"aiostscreds\.readthedocs\.io|github\.com/aiostscreds")
+    pages = [ROOT / "README.md", ROOT / "CHANGELOG.md", ROOT / "pyproject.toml"]
+    pages += sorted(DOCS.rglob("*.md"))
+    found = [
+        str(page.relative_to(ROOT))
+        for page in pages
+        if "_build" not in page.parts and not_live.search(page.read_text(encoding="utf-8"))
+    ]
+    assert found == []
 
 
 @pytest.mark.parametrize("lifetime", [900.0, 3600.0, 43200.0])
