@@ -483,3 +483,21 @@ async def test_a_source_raising_cancelled_error_still_honours_aclose() -> None:
         await cache.aclose()
     assert len(errors) == 1 and "closed" in str(errors[0])
     assert not isinstance(errors[0], RefreshError)
+
+
+def test_the_providers_get_credentials_is_the_engines_get() -> None:
+    from aiostscreds import AssumeRoleProvider, SessionTokenProvider, WebIdentityProvider
+
+    for provider in (AssumeRoleProvider, SessionTokenProvider, WebIdentityProvider):
+        assert issubclass(provider, CredentialsCache)
+        assert provider.get_credentials is CredentialsCache.get
+
+
+async def test_current_is_the_fresh_credentials_or_none() -> None:
+    clock, source, cache = make_cache(fresh(900))
+    assert cache.current() is None
+    credentials = await cache.get()
+    assert cache.current() is credentials
+    clock.advance(900 - 30)  # inside the expiry window: not fresh, whatever the policy
+    assert cache.current() is None
+    assert cache.credentials is credentials and source.calls == 1

@@ -625,3 +625,40 @@ async def test_a_shared_cache_is_told_which_hops_derive_from_mfa(
     # Stored bottom hop first; locked top hop first (its STS call needs the hop below).
     assert cache.stored_with_mfa == expected
     assert cache.locked_with_mfa == expected[::-1]
+
+
+# The command's warm path and the profile's provider key the same entry (issue 15) ----
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pytest.param("", id="plain"),
+        pytest.param("external_id = ext-1\n", id="external-id"),
+        pytest.param(f"mfa_serial = {ALICE_MFA}\n", id="mfa"),
+        pytest.param("role_session_name = named\nduration_seconds = 1800\n", id="name-duration"),
+        pytest.param(f"mfa_serial = {ALICE_MFA}\nduration_seconds = 3600\n", id="mfa-session"),
+    ],
+)
+def test_warm_path_key_is_the_key_of_the_profiles_top_provider(
+    shared_config: WriteConfig, extra: str, request: pytest.FixtureRequest
+) -> None:
+    from aiostscreds import profile_provider
+    from aiostscreds._cache_format import assume_role_cache_key, profile_role_request
+    from aiostscreds.cli._credential_process import _profile_section
+
+    mfa_session = request.node.callspec.id == "mfa-session"
+    config = f"[profile top]\nrole_arn = {TOP_ROLE}\nsource_profile = base\n{extra}"
+    directory = shared_config(config, BASE_KEYS)
+    handle = profile_provider(
+        "top",
+        token_provider=Tokens(),
+        cache=FileCache(directory / "cache"),
+        mfa_session=3600 if mfa_session else None,
+    )
+    request_of_profile = profile_role_request(_profile_section("top"), mfa_session=mfa_session)
+    assert request_of_profile is not None
+    warm_key = assume_role_cache_key(
+        request_of_profile, explicit_session_name=True, explicit_duration=True
+    )
+    assert handle.top.source.info.cache_key == warm_key

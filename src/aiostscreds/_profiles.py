@@ -6,6 +6,12 @@ The config is read with botocore's own loader (``AWS_CONFIG_FILE`` and
 hop of a chain becomes an :class:`AssumeRoleProvider` (an engine of its own),
 whose STS clients come from a session signed by the hop below it; a web
 identity at the bottom of a chain becomes a :class:`WebIdentityProvider`.
+
+One idea, though over 400 lines: turning a shared-config profile into a chain of
+engines, as botocore would resolve it. Most of the length is the resolution
+rules (precedence, loops, the environment forms) and the validation that names
+the profile and key of every bad value; split apart, each part would need the
+others' view of the same profiles.
 """
 
 from __future__ import annotations
