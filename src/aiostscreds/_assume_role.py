@@ -23,7 +23,9 @@ from ._sts import (
     load_timeout,
     mfa_codes,
     requested_duration,
+    sealed_request,
     session_name,
+    with_serial_number,
 )
 from ._tokens import TokenProvider
 from ._validation import (
@@ -152,10 +154,7 @@ class AssumeRoleSource:
     @property
     def request(self) -> dict[str, Any]:
         """The AssumeRole parameters sent on each call, without ``TokenCode``."""
-        params = dict(self._params)
-        if self._mfa is not None:
-            params["SerialNumber"] = self._mfa.serial_number
-        return params
+        return with_serial_number(self._params, self._mfa)
 
     async def retrieve(self) -> Credentials:
         """One AssumeRole call (and at most one token-provider call)."""
@@ -169,11 +168,7 @@ class AssumeRoleSource:
             TokenProviderError: The MFA code could not be had.
             RefreshError: STS or the network failed, or the response was unusable.
         """
-        # The request holds the MFA code: sealed, as every frame's locals may be recorded.
-        request = Sealed(dict(self._params))
-        if self._mfa is not None:
-            request.value["SerialNumber"] = self._mfa.serial_number
-            request.value["TokenCode"] = await self._mfa.next_code()
+        request = await sealed_request(self._params, self._mfa)
         credentials, response, elapsed = await self._sts.fetch(
             request, account_id=self._account_id
         )

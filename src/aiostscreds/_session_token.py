@@ -21,6 +21,8 @@ from ._sts import (
     load_timeout,
     mfa_codes,
     requested_duration,
+    sealed_request,
+    with_serial_number,
 )
 from ._tokens import TokenProvider
 from ._validation import SESSION_TOKEN_MAX_DURATION
@@ -94,10 +96,7 @@ class SessionTokenSource:
     @property
     def request(self) -> dict[str, Any]:
         """The GetSessionToken parameters sent on each call, without ``TokenCode``."""
-        params: dict[str, Any] = {"DurationSeconds": self._duration}
-        if self._mfa is not None:
-            params["SerialNumber"] = self._mfa.serial_number
-        return params
+        return with_serial_number({"DurationSeconds": self._duration}, self._mfa)
 
     async def retrieve(self) -> Credentials:
         """One GetSessionToken call (and at most one token-provider call)."""
@@ -111,10 +110,7 @@ class SessionTokenSource:
             TokenProviderError: The MFA code could not be had.
             RefreshError: STS or the network failed, or the response was unusable.
         """
-        request: Sealed[dict[str, Any]] = Sealed({"DurationSeconds": self._duration})
-        if self._mfa is not None:
-            request.value["SerialNumber"] = self._mfa.serial_number
-            request.value["TokenCode"] = await self._mfa.next_code()
+        request = await sealed_request({"DurationSeconds": self._duration}, self._mfa)
         credentials, response, elapsed = await self._sts.fetch(request)
         log.info(
             "got a session token until %s (GetSessionToken took %.0f ms)",

@@ -41,7 +41,9 @@ __all__ = [
     "load_timeout",
     "mfa_codes",
     "requested_duration",
+    "sealed_request",
     "session_name",
+    "with_serial_number",
 ]
 
 log = logging.getLogger("aiostscreds")
@@ -259,6 +261,29 @@ def mfa_codes(
         token_provider=token_provider,
         timeout=refresh.token_timeout,
     )
+
+
+def with_serial_number(params: Mapping[str, Any], mfa: MFACodes | None) -> dict[str, Any]:
+    """A copy of ``params`` with ``SerialNumber`` added when MFA is used (never ``TokenCode``)."""
+    request = dict(params)
+    if mfa is not None:
+        request["SerialNumber"] = mfa.serial_number
+    return request
+
+
+async def sealed_request(params: Mapping[str, Any], mfa: MFACodes | None) -> Sealed[dict[str, Any]]:
+    """The request to send, with ``SerialNumber`` and a new ``TokenCode`` when MFA is used.
+
+    Sealed from the start: it holds the MFA code, and every frame's locals may
+    be recorded by an error reporter.
+
+    Raises:
+        TokenProviderError: The MFA code could not be had.
+    """
+    request = Sealed(with_serial_number(params, mfa))
+    if mfa is not None:
+        request.value["TokenCode"] = await mfa.next_code()
+    return request
 
 
 def session_name(value: str | None) -> str:
