@@ -49,6 +49,14 @@ def _cache_behind(source: object) -> CredentialsCache | None:
     return source
 
 
+_NOTHING_YET = object()
+
+
+def _never_fresh() -> None:
+    # The freshness check of a source that is no CredentialsCache: always ask it.
+    return None
+
+
 class AiobotocoreCredentials:
     """The credentials object aiobotocore clients sign with.
 
@@ -66,9 +74,13 @@ class AiobotocoreCredentials:
 
     def __init__(self, source: CredentialsSource) -> None:
         self._get = _getter(source)
-        self._cache = _cache_behind(source)
+        cache = _cache_behind(source)
+        # The cache's one freshness check, bound once: the hot path is one call of it.
+        self._current: Callable[[], Credentials | None] = (
+            _never_fresh if cache is None else cache.current
+        )
         self._source = source
-        self._last: Credentials | None = None
+        self._last: Credentials | object = _NOTHING_YET  # never what current() returns
         self._frozen: ReadOnlyCredentials | None = None
 
     def __repr__(self) -> str:
@@ -76,12 +88,10 @@ class AiobotocoreCredentials:
 
     async def get_frozen_credentials(self) -> ReadOnlyCredentials:
         """The current credentials as botocore's ``ReadOnlyCredentials``."""
-        cache = self._cache
-        if cache is not None:
-            # While the credentials are fresh and already frozen, no coroutine is awaited.
-            frozen = self._frozen
-            if frozen is not None and cache.current() is self._last:
-                return frozen
+        # While the credentials are fresh and already frozen, no coroutine is awaited.
+        frozen = self._frozen
+        if self._current() is self._last and frozen is not None:
+            return frozen
         credentials = await self._get()
         if credentials is not self._last:
             self._frozen = ReadOnlyCredentials(
@@ -102,8 +112,7 @@ class AiobotocoreCredentials:
         """botocore's hook for lazily read properties; the client replaces its only use."""
 
         def get_property() -> Any:
-            last = self._last
-            return None if last is None else getattr(last, property_name, None)
+            return getattr(self._last, property_name, None)
 
         return get_property
 
