@@ -733,7 +733,7 @@ def markdown(results: dict[str, Any], images: dict[str, Path], doc_dir: Path) ->
         "source that calls the fake STS; **AssumeRoleProvider**, "
         "`AssumeRoleProvider.get_credentials()` with the fake STS as its client and MFA on; "
         "and, for the hot path, the **adapter for aiobotocore's signer**, "
-        "`aiobotocore_credentials(cache).get_frozen_credentials()`, the call aiobotocore's "
+        "`AiobotocoreCredentials(cache).get_frozen_credentials()`, the call aiobotocore's "
         "signer makes. aiobotocore `AioRefreshableCredentials` and "
         "`AioDeferredRefreshableCredentials` (what its own assume-role provider builds), with "
         "botocore's default windows (15 min advisory, 10 min mandatory) and with fair windows "

@@ -332,6 +332,8 @@ async def test_aclose_cancels_the_refresh_and_fails_its_waiters() -> None:
         await source.entered.wait()
         await cache.aclose()
     assert len(errors) == 20
+    # A cancellation of the refresh, not a failure of the source (no RefreshError).
+    assert not any(isinstance(error, RefreshError) for error in errors)
     assert source.finished == 0  # the source call was cancelled, not completed
     with pytest.raises(CredentialsError, match="closed"):
         await cache.get()
@@ -413,3 +415,70 @@ def test_refresh_abandoned_with_its_event_loop_does_not_block_the_next_loop() ->
 
     asyncio.run(use())
     assert source.calls == 2
+
+
+# ---------------------------------------------------------------------------
+# Deadlines under a wall clock stepped backwards, and a source's own CancelledError
+
+
+async def test_backoff_ends_when_the_clock_is_stepped_back_an_hour() -> None:
+    clock, source, cache = make_cache(failing(), failing(), fresh())
+    for _ in range(2):
+        with pytest.raises(RefreshError):
+            await cache.get()
+    with pytest.raises(RefreshError):
+        await cache.get()  # backing off for 0.5-1 s: the source is left alone
+    assert source.calls == 2
+    clock.advance(-3600)  # NTP steps the wall clock back an hour
+    await cache.get()  # a step back never lengthens a deadline: retried at once
+    assert source.calls == 3
+
+
+async def test_error_cache_ends_when_the_clock_is_stepped_back_an_hour() -> None:
+    clock, source, cache = make_cache(
+        failing(recoverable=False, code="AccessDenied"), fresh()
+    )
+    with pytest.raises(RefreshError):
+        await cache.get()
+    with pytest.raises(RefreshError):
+        await cache.get()  # the error is cached: the source is left alone
+    assert source.calls == 1
+    clock.advance(-3600)
+    await cache.get()
+    assert source.calls == 2
+
+
+def _raises_cancelled(source: FakeSource) -> object:
+    # What a source gets from a library that leaks its own cancellation (say, a
+    # timeout implemented with task.cancel()): not a cancellation of the refresh.
+    raise asyncio.CancelledError()
+
+
+async def test_a_source_raising_cancelled_error_by_itself_is_a_failure_with_backoff() -> None:
+    clock, source, cache = make_cache(default=_raises_cancelled)  # type: ignore[arg-type]
+    for _ in range(100):
+        with pytest.raises(RefreshError) as caught:
+            await cache.get()
+        assert isinstance(caught.value.__cause__, asyncio.CancelledError)
+        clock.advance(0.1)
+    # 100 calls over 10 simulated seconds: the backoff (0.5-1 s, growing) bounds
+    # the source calls; without it, every call would reach the source.
+    assert source.calls <= 10
+
+
+def test_the_providers_get_credentials_is_the_engines_get() -> None:
+    from aiostscreds import AssumeRoleProvider, SessionTokenProvider, WebIdentityProvider
+
+    for provider in (AssumeRoleProvider, SessionTokenProvider, WebIdentityProvider):
+        assert issubclass(provider, CredentialsCache)
+        assert provider.get_credentials is CredentialsCache.get
+
+
+async def test_current_is_the_fresh_credentials_or_none() -> None:
+    clock, source, cache = make_cache(fresh(900))
+    assert cache.current() is None
+    credentials = await cache.get()
+    assert cache.current() is credentials
+    clock.advance(900 - 30)  # inside the expiry window: not fresh, whatever the policy
+    assert cache.current() is None
+    assert cache.credentials is credentials and source.calls == 1

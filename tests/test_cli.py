@@ -35,6 +35,32 @@ def run(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess.Co
     )
 
 
+def plant_entry(
+    home: Path, access_key_id: str, lifetime: dt.timedelta, *, assumed_role_arn: str
+) -> Path:
+    """A FileCache entry (0600) under the cache file name of the ``role`` profile."""
+    import anyio
+
+    from aiostscreds import Credentials
+    from aiostscreds._cache_format import assume_role_cache_key
+    from aiostscreds.caches import FileCache
+    from tests.cli_env import SESSION_NAME
+    from tests.conftest import ROLE_ARN
+
+    request = {"RoleArn": ROLE_ARN, "RoleSessionName": SESSION_NAME, "DurationSeconds": 3600}
+    key = assume_role_cache_key(request, explicit_session_name=True, explicit_duration=True)
+    held = Credentials(
+        access_key_id=access_key_id,
+        secret_access_key=f"{access_key_id}-secret",
+        session_token=f"{access_key_id}-token",
+        expiration=dt.datetime.now(dt.timezone.utc) + lifetime,
+    )
+    directory = home / ".aws" / "cli" / "cache"
+    response = {"AssumedRoleUser": {"Arn": assumed_role_arn}}
+    anyio.run(lambda: FileCache(directory).store(key, response, held))
+    return directory / f"{key}.json"
+
+
 def test_aws_cli_runs_credential_process_with_one_assume_role_for_three_commands(
     home: Path, moto_endpoint: str
 ) -> None:
@@ -311,25 +337,12 @@ def test_a_cached_entry_too_old_for_botocore_is_still_handed_out_when_sts_is_dow
 ) -> None:
     # 12 minutes left: botocore would rather have more, so the command tries one
     # refresh; with STS unreachable the still-valid entry must be printed, not an error.
-    import anyio
-
-    from aiostscreds import Credentials
-    from aiostscreds._cache_format import assume_role_cache_key
-    from aiostscreds.caches import FileCache
-    from tests.cli_env import SESSION_NAME
-    from tests.conftest import ROLE_ARN
-
-    request = {"RoleArn": ROLE_ARN, "RoleSessionName": SESSION_NAME, "DurationSeconds": 3600}
-    key = assume_role_cache_key(request, explicit_session_name=True, explicit_duration=True)
-    held = Credentials(
-        access_key_id="ASIAOLDBUTVALID00001",
-        secret_access_key="old-but-valid-secret",
-        session_token="old-but-valid-token",
-        expiration=dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=12),
+    plant_entry(
+        home,
+        "ASIAOLDBUTVALID00001",
+        dt.timedelta(minutes=12),
+        assumed_role_arn=f"arn:aws:sts::123456789012{ROLE_IDENTITY}",
     )
-    cache = FileCache(home / ".aws" / "cli" / "cache")
-    response = {"AssumedRoleUser": {"Arn": f"arn:aws:sts::123456789012{ROLE_IDENTITY}"}}
-    anyio.run(lambda: cache.store(key, response, held))
     result = run(["credential-process", "--profile", "role"], command_env(home, "http://127.0.0.1:1"))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["AccessKeyId"] == "ASIAOLDBUTVALID00001"
@@ -349,3 +362,25 @@ def test_the_console_script_runs_the_command() -> None:
     assert result.returncode == 0, result.stderr
     assert "credential_process" in result.stdout
     assert "``" not in result.stdout  # plain text, no reST markup
+
+
+def test_warm_path_ignores_an_entry_for_another_role_under_the_profiles_key(
+    home: Path, moto_endpoint: str
+) -> None:
+    # A private (0600) entry for role B sits under the file name of role A's
+    # profile: the command must not print B's keys, and must assume A.
+    path = plant_entry(
+        home,
+        "ASIAOTHERROLEKEY0001",
+        dt.timedelta(hours=1),
+        assumed_role_arn="arn:aws:sts::123456789012:assumed-role/role-b/cli-test",
+    )
+    assert path.stat().st_mode & 0o777 == 0o600
+    env = command_env(home, moto_endpoint)
+    with recording(moto_endpoint) as recorder:
+        result = run(["credential-process", "--profile", "role"], env)
+        assert result.returncode == 0, result.stderr
+        assert recorder.assume_role_calls() == 1
+    printed = json.loads(result.stdout)
+    assert printed["AccessKeyId"] != "ASIAOTHERROLEKEY0001"
+    assert "ASIAOTHERROLEKEY0001-secret" not in result.stdout

@@ -12,9 +12,8 @@ from ._cache import CredentialsCache
 from ._credentials import Credentials
 from ._errors import ConfigurationError
 from ._rejected_keys import RejectedKeyHook
-from ._sts import _STSProvider
 
-__all__ = ["AiobotocoreCredentials", "aiobotocore_credentials", "install"]
+__all__ = ["AiobotocoreCredentials", "install"]
 
 CredentialsSource = Union[CredentialsCache, Any]  # noqa: UP007
 """A :class:`CredentialsCache`, or a provider with ``async get_credentials()``."""
@@ -23,7 +22,7 @@ METHOD = "aiostscreds"
 
 
 def _getter(source: object) -> Callable[[], Awaitable[Credentials]]:
-    if isinstance(source, CredentialsCache):
+    if isinstance(source, CredentialsCache) and not hasattr(source, "get_credentials"):
         return source.get
     get_credentials = getattr(source, "get_credentials", None)
     if not callable(get_credentials):
@@ -35,16 +34,26 @@ def _getter(source: object) -> Callable[[], Awaitable[Credentials]]:
 
 
 def _cache_behind(source: object) -> CredentialsCache | None:
-    """The cache whose fresh credentials ``source``'s getter returns as they are, if known.
+    """``source`` if its getter returns :meth:`CredentialsCache.current`'s credentials as they are.
 
-    True of a plain ``CredentialsCache`` and of the library's STS providers;
-    a subclass that overrides the getter, or any other object, gets None.
+    True of a ``CredentialsCache`` and of the library's providers (which are
+    ones); a subclass that overrides the getter, or any other object, gets None.
     """
-    if isinstance(source, CredentialsCache):
-        return source if type(source).get is CredentialsCache.get else None
-    if isinstance(source, _STSProvider):
-        overridden = type(source).get_credentials is not _STSProvider.get_credentials
-        return None if overridden else source.cache
+    if not isinstance(source, CredentialsCache):
+        return None
+    kind = type(source)
+    if kind.get is not CredentialsCache.get:
+        return None
+    if getattr(kind, "get_credentials", CredentialsCache.get) is not CredentialsCache.get:
+        return None
+    return source
+
+
+_NOTHING_YET = object()
+
+
+def _never_fresh() -> None:
+    # The freshness check of a source that is no CredentialsCache: always ask it.
     return None
 
 
@@ -53,16 +62,25 @@ class AiobotocoreCredentials:
 
     The signer awaits :meth:`get_frozen_credentials` before every request, which
     goes through the cache's hot path: a clock read and a compare while the
-    credentials are fresh. Build one with :func:`aiobotocore_credentials`.
+    credentials are fresh. Pass it wherever aiobotocore expects a credentials
+    object; most code wants :func:`install` instead.
+
+    Args:
+        source: A :class:`CredentialsCache` (the library's providers are
+            ones), or any object with ``async get_credentials()``.
     """
 
     method = METHOD
 
     def __init__(self, source: CredentialsSource) -> None:
         self._get = _getter(source)
-        self._cache = _cache_behind(source)
+        cache = _cache_behind(source)
+        # The cache's one freshness check, bound once: the hot path is one call of it.
+        self._current: Callable[[], Credentials | None] = (
+            _never_fresh if cache is None else cache.current
+        )
         self._source = source
-        self._last: Credentials | None = None
+        self._last: Credentials | object = _NOTHING_YET  # never what current() returns
         self._frozen: ReadOnlyCredentials | None = None
 
     def __repr__(self) -> str:
@@ -70,17 +88,10 @@ class AiobotocoreCredentials:
 
     async def get_frozen_credentials(self) -> ReadOnlyCredentials:
         """The current credentials as botocore's ``ReadOnlyCredentials``."""
-        cache = self._cache
-        if cache is not None:
-            # The cache's freshness check, inlined as the providers do: while the
-            # credentials are fresh and already frozen, no second coroutine.
-            frozen = self._frozen
-            if (
-                frozen is not None
-                and cache._credentials is self._last
-                and cache._clock() < cache._refresh_at
-            ):
-                return frozen
+        # While the credentials are fresh and already frozen, no coroutine is awaited.
+        frozen = self._frozen
+        if self._current() is self._last and frozen is not None:
+            return frozen
         credentials = await self._get()
         if credentials is not self._last:
             self._frozen = ReadOnlyCredentials(
@@ -101,19 +112,9 @@ class AiobotocoreCredentials:
         """botocore's hook for lazily read properties; the client replaces its only use."""
 
         def get_property() -> Any:
-            last = self._last
-            return None if last is None else getattr(last, property_name, None)
+            return getattr(self._last, property_name, None)
 
         return get_property
-
-
-def aiobotocore_credentials(source: CredentialsSource) -> AiobotocoreCredentials:
-    """The object aiobotocore clients sign with, backed by a provider or a cache.
-
-    Pass it wherever aiobotocore expects a credentials object. Most code wants
-    :func:`install` instead.
-    """
-    return AiobotocoreCredentials(source)
 
 
 class _InstalledProvider:
@@ -160,7 +161,7 @@ def install(session: Any, source: CredentialsSource) -> Any:
             "the session already resolved credentials of its own; install() must be "
             "called before the session creates a client or is given credentials"
         )
-    provider = _InstalledProvider(aiobotocore_credentials(source))
+    provider = _InstalledProvider(AiobotocoreCredentials(source))
     session.register_component("credential_provider", AioCredentialResolver([provider]))
     RejectedKeyHook(source).register(session)
     return session
