@@ -19,6 +19,7 @@ from aiobotocore.config import AioConfig
 
 from ._credentials import Credentials
 from ._errors import ConfigurationError, RefreshError
+from ._paths import check_path
 from ._policy import RefreshPolicy
 from ._sts import (
     AssumeRoleProvider,
@@ -41,19 +42,6 @@ log = logging.getLogger("aiostscreds")
 
 # STS's limit on WebIdentityToken (clientTokenType), in characters.
 _MAX_TOKEN_CHARS = 20000
-
-
-def check_token_file(value: object, *, parameter: str = "token_file") -> Path:
-    """A token file path: a non-empty ``str`` or ``os.PathLike[str]`` without NUL."""
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    if not isinstance(value, str):
-        raise ConfigurationError(
-            f"{parameter} must be a str or os.PathLike path, not {type(value).__name__}"
-        )
-    if not value or "\x00" in value:
-        raise ConfigurationError(f"{parameter} must be a non-empty path without NUL characters")
-    return Path(value).expanduser()
 
 
 def _read_token(path: Path) -> str:
@@ -153,7 +141,7 @@ class WebIdentityProvider(_STSProvider):
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.role_arn = check_role_arn(role_arn)
-        self.token_file = check_token_file(token_file)
+        self.token_file = check_path(token_file, parameter="token_file")
         if role_session_name is None:
             role_session_name = f"aiostscreds-{secrets.token_hex(8)}"
         self.role_session_name = check_string(
