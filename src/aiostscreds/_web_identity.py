@@ -112,7 +112,9 @@ class WebIdentityProvider(_STSProvider):
         client: An STS client with ``async assume_role_with_web_identity()``.
             See :meth:`from_session` to have unsigned clients made for you.
         role_arn: The role to assume.
-        token_file: The file holding the OIDC token.
+        token_file: The file holding the OIDC token. A leading ``~`` or
+            ``~user`` is expanded at construction; one whose home directory
+            cannot be found is a :class:`ConfigurationError`.
         role_session_name: The session name. By default one is generated once
             per provider and kept across refreshes.
         duration: The session duration (``timedelta`` or seconds), 900-43200 s.

@@ -98,9 +98,10 @@ class FileCache:
             include a human typing an MFA code. Default 5 minutes.
 
     Raises:
-        ConfigurationError: ``directory`` is not a non-empty path without NUL,
-            ``lock_timeout`` is not a duration, or the platform has no POSIX
-            locks and ownership (Windows): see the design notes.
+        ConfigurationError: ``directory`` is not a non-empty path without NUL
+            (or its ``~user`` names no known home directory), ``lock_timeout``
+            is not a duration, or the platform has no POSIX locks and
+            ownership (Windows): see the design notes.
     """
 
     def __init__(
