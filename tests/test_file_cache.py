@@ -595,12 +595,27 @@ async def test_world_writable_directory_is_refused_not_tightened(tmp_path: Path)
 # Bad input and platforms (items 5 and 8) ----------------------------------------------
 
 
+NO_SUCH_USER = "aiostscreds-no-such-user"
+
+
 @pytest.mark.parametrize("directory", [None, 3, b"/tmp/cache", "", "a\x00b", 1.5, ["x"]])
 def test_bad_directory_is_a_configuration_error(directory: Any) -> None:
     from aiostscreds import ConfigurationError
 
     with pytest.raises(ConfigurationError, match="directory"):
         FileCache(directory)
+
+
+def test_a_home_directory_that_cannot_be_found_is_a_configuration_error() -> None:
+    # Path.expanduser raises RuntimeError for an unknown ~user: refused at construction.
+    import pwd
+
+    from aiostscreds import ConfigurationError
+
+    with pytest.raises(KeyError):
+        pwd.getpwnam(NO_SUCH_USER)
+    with pytest.raises(ConfigurationError, match=f"directory starts with '~{NO_SUCH_USER}'"):
+        FileCache(f"~{NO_SUCH_USER}/cache")
 
 
 @pytest.mark.parametrize("platform", ["no-fcntl", "no-getuid", "windows"])

@@ -50,7 +50,9 @@ plausible = {
     "mfa_serial": st.sampled_from(
         ["arn:aws:iam::123456789012:mfa/u", "GAHT12345678", "bad serial"]
     ),
-    "web_identity_token_file": st.sampled_from(["/var/run/token", "relative/token", "~/t"]),
+    "web_identity_token_file": st.sampled_from(
+        ["/var/run/token", "relative/token", "~/t", "~aiostscreds-no-such-user/t"]
+    ),
     "duration_seconds": st.sampled_from(
         ["900", "3600", "7200", "43200", "43201", "899", "1h", "-5", ""]
     ),

@@ -4,15 +4,19 @@ tests/test_redis_fleet.py."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
 import signal
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
+import anyio.abc
 import coredis
 import pytest
+from coredis.patterns.lock import Lock
 
 from aiostscreds import AssumeRoleProvider, ConfigurationError, SharedCache
 from aiostscreds._cache_format import cache_key
@@ -367,3 +371,78 @@ async def test_an_mfa_refresh_takes_no_fleet_lock_unless_mfa_entries_are_shared(
         lock_key = f"{cache.namespace}:lock:{ROLE_KEY}"
         async with cache.locked(ROLE_KEY, mfa=True):
             assert await client.get(lock_key) is not None
+
+
+class _GetSwallower:
+    """A TCP relay to redis-server that swallows every GET: its caller waits, unanswered."""
+
+    def __init__(self, server: RedisServer) -> None:
+        self.server = server
+        self.swallowed = 0
+        self.port = 0
+
+    async def _relay(self, client: Any) -> None:
+        async with client, await anyio.connect_tcp("127.0.0.1", self.server.port) as upstream:
+
+            async def down() -> None:
+                with contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError):
+                    async for chunk in upstream:
+                        await client.send(chunk)
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(down)
+                with contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError):
+                    async for chunk in client:
+                        if b"\r\nGET\r\n" in chunk.upper():
+                            self.swallowed += 1
+                            continue  # never reaches the server, never answered
+                        await upstream.send(chunk)
+                group.cancel_scope.cancel()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[_GetSwallower]:
+        listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+        self.port = listener.extra(anyio.abc.SocketAttribute.local_port)
+        async with listener, anyio.create_task_group() as group:
+            group.start_soon(listener.serve, self._relay)
+            try:
+                yield self
+            finally:
+                group.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("trouble", ["get_refused", "get_unanswered"])
+async def test_the_lock_is_released_even_after_a_redis_failure_under_it(
+    redis_server: RedisServer, trouble: str
+) -> None:
+    # The failed GET trips the cache's cool-down; the unlock must go to Redis all the same,
+    # or every other host waits out the lock's TTL.
+    namespace = f"t{os.urandom(4).hex()}"
+    lock_key = f"{namespace}:lock:{ROLE_KEY}"
+    options: dict[str, Any] = {
+        "encryption_keys": [KEY],
+        "namespace": namespace,
+        "operation_timeout": dt.timedelta(seconds=0.5),
+    }
+    async with await raw(redis_server) as client, contextlib.AsyncExitStack() as stack:
+        if trouble == "get_refused":  # a real server error: the ACL denies the entry's key
+            user, password = f"u{os.urandom(4).hex()}", os.urandom(8).hex()
+            await client.acl_setuser(
+                user, "on", f">{password}", f"~{namespace}:lock:*", "+@all"
+            )
+            stack.push_async_callback(client.acl_deluser, [user])
+            url = f"redis://{user}:{password}@127.0.0.1:{redis_server.port}/0"
+        else:  # a real timeout: the GET is sent and never answered
+            relay = await stack.enter_async_context(_GetSwallower(redis_server).running())
+            url = f"redis://:{redis_server.password}@127.0.0.1:{relay.port}/0"
+        async with RedisCache(url, **options) as cache:
+            async with cache.locked(ROLE_KEY):
+                assert await client.get(lock_key) is not None
+                assert await cache.load(ROLE_KEY, role_arn=ROLE_ARN) is None  # Redis failed
+            assert await client.get(lock_key) is None  # right after locked() exits
+        if trouble == "get_unanswered":
+            assert relay.swallowed == 1
+        # Another host takes the lock at its first attempt.
+        other = Lock(client, lock_key, timeout=30, blocking=False)
+        assert await other.acquire() is True
+        await other.release()

@@ -121,6 +121,34 @@ async def test_raising_provider_gives_token_provider_error_with_the_cause(
     assert fault_proxy.credential_calls() == []
 
 
+@pytest.mark.parametrize("token_timeout", [None, 3600])
+@pytest.mark.parametrize("kind", ["async", "sync"])
+async def test_a_provider_raising_timeout_error_itself_is_reported_as_the_provider_error(
+    kind: str, token_timeout: float | None, proxied_sts: Any, fault_proxy: FaultProxy
+) -> None:
+    # The device's own timeout, not token_timeout firing: never a TypeError, never
+    # "within token_timeout".
+    def times_out_sync(serial_number: str) -> str:
+        raise TimeoutError("the hardware token did not answer")
+
+    async def times_out_async(serial_number: str) -> str:
+        raise TimeoutError("the hardware token did not answer")
+
+    provider = make_provider(
+        proxied_sts,
+        fault_proxy,
+        times_out_async if kind == "async" else times_out_sync,
+        token_timeout=token_timeout,
+    )
+    with pytest.raises(TokenProviderError, match="raised TimeoutError") as caught:
+        await provider.get_credentials()
+    assert MFA_SERIAL in str(caught.value)
+    assert "token_timeout" not in str(caught.value)
+    assert isinstance(caught.value.__cause__, TimeoutError)
+    assert not caught.value.recoverable  # as for any other error the provider raises
+    assert fault_proxy.credential_calls() == []
+
+
 @pytest.mark.parametrize(
     "answer", ["12345", "abcdef", " 123456\n", "1234567", "\uff11\uff12\uff13\uff14\uff15\uff16"]
 )

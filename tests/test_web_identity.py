@@ -163,6 +163,7 @@ class NoSTS:
         ((WEB_ROLE, b"/var/run/token"), {}, "token_file"),
         ((WEB_ROLE, ""), {}, "token_file"),
         ((WEB_ROLE, "a\x00b"), {}, "token_file"),
+        ((WEB_ROLE, "~aiostscreds-no-such-user/t"), {}, "token_file starts with '~aiostscreds-"),
         (("arn:aws:iam::1:role/x", "/t"), {}, "role_arn"),
         ((WEB_ROLE, "/t"), {"duration": 100}, "duration"),
         ((WEB_ROLE, "/t"), {"duration": 50000}, "duration"),
@@ -305,6 +306,20 @@ def test_environment_keys_come_before_the_environment_web_identity(
     [
         ("[profile p]\nweb_identity_token_file = /t\n", {}, "profile 'p'"),
         ("", {"AWS_WEB_IDENTITY_TOKEN_FILE": "/t"}, "AWS_ROLE_ARN"),
+        (
+            f"[profile p]\nrole_arn = {WEB_ROLE}\n"
+            "web_identity_token_file = ~aiostscreds-no-such-user/t\n",
+            {},
+            "web_identity_token_file in profile 'p' starts with '~aiostscreds-no-such-user'",
+        ),
+        (
+            "",
+            {
+                "AWS_ROLE_ARN": WEB_ROLE,
+                "AWS_WEB_IDENTITY_TOKEN_FILE": "~aiostscreds-no-such-user/t",
+            },
+            "AWS_WEB_IDENTITY_TOKEN_FILE starts with '~aiostscreds-no-such-user'",
+        ),
         (
             f"[profile p]\nrole_arn = {WEB_ROLE}\nweb_identity_token_file = /t\n"
             "role_session_name = has space\n",

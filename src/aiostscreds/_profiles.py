@@ -33,6 +33,7 @@ from ._assume_role import AssumeRoleProvider
 from ._cache import CredentialsCache
 from ._cache_format import profile_role_request
 from ._errors import ConfigurationError
+from ._paths import check_path
 from ._policy import RefreshPolicy
 from ._sts import lifetime
 from ._tokens import TokenProvider
@@ -43,7 +44,7 @@ from ._validation import (
     check_role_arn,
     check_string,
 )
-from ._web_identity import WebIdentityProvider, check_token_file
+from ._web_identity import WebIdentityProvider
 from .caches._shared import SharedCache, check_shared_cache
 
 __all__ = [
@@ -202,7 +203,13 @@ def _web_identity(
     if not token_file:
         return None
     where = f"profile {name!r}" if name is not None else "the environment"
-    check_token_file(token_file, parameter=f"web_identity_token_file in {where}")
+    variable = _WEB_IDENTITY_ENV["web_identity_token_file"]
+    from_environment = use_environment and variable in os.environ
+    # Checked (and ~ expanded) now, so a bad path is refused before any STS call.
+    check_path(
+        token_file,
+        parameter=variable if from_environment else f"web_identity_token_file in {where}",
+    )
     role_arn = get("role_arn")
     if not role_arn:
         raise ConfigurationError(

@@ -132,21 +132,24 @@ class MFACodes:
         return _checked(await self._answer(self._provider), self.serial_number)
 
     async def _answer(self, provider: TokenProvider) -> object:
+        # A cancel scope, not fail_after: a TimeoutError the provider raises itself is
+        # the provider's error, and only the scope knows whether token_timeout fired.
         try:
-            with anyio.fail_after(self._timeout):
+            with anyio.move_on_after(self._timeout) as scope:
                 async with self._lock:
                     return await self._ask(provider)
-        except TimeoutError:
-            raise TokenProviderError(
-                f"the token provider gave no MFA code for {self.serial_number} "
-                f"within token_timeout ({self._timeout:g} s)"
-            ) from None
         except TokenProviderError:
             raise
         except Exception as error:
             raise TokenProviderError(
                 f"the token provider for {self.serial_number} raised {type(error).__name__}"
             ) from error
+        # Only token_timeout's deadline ends the block without a return or an exception.
+        assert scope.cancelled_caught
+        raise TokenProviderError(
+            f"the token provider gave no MFA code for {self.serial_number} "
+            f"within token_timeout ({self._timeout:g} s)"
+        )
 
     async def _ask(self, provider: TokenProvider) -> object:
         # Called with self._lock held: one provider call at a time, ever.

@@ -21,6 +21,7 @@ from ._cache import CredentialsCache
 from ._clients import client_factory, session_clients
 from ._credentials import Credentials
 from ._errors import ConfigurationError, RefreshError
+from ._paths import check_path
 from ._policy import RefreshPolicy
 from ._source import Sealed, SourceInfo
 from ._sts import (
@@ -44,19 +45,6 @@ log = logging.getLogger("aiostscreds")
 
 # STS's limit on WebIdentityToken (clientTokenType), in characters.
 _MAX_TOKEN_CHARS = 20000
-
-
-def check_token_file(value: object, *, parameter: str = "token_file") -> Path:
-    """A token file path: a non-empty ``str`` or ``os.PathLike[str]`` without NUL."""
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    if not isinstance(value, str):
-        raise ConfigurationError(
-            f"{parameter} must be a str or os.PathLike path, not {type(value).__name__}"
-        )
-    if not value or "\x00" in value:
-        raise ConfigurationError(f"{parameter} must be a non-empty path without NUL characters")
-    return Path(value).expanduser()
 
 
 def _read_token(path: Path) -> str:
@@ -125,7 +113,7 @@ class WebIdentitySource:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.role_arn = check_role_arn(role_arn)
-        self.token_file = check_token_file(token_file)
+        self.token_file = check_path(token_file, parameter="token_file")
         self.role_session_name = session_name(role_session_name)
         params: dict[str, Any] = {
             "RoleArn": self.role_arn,
@@ -231,7 +219,9 @@ class WebIdentityProvider(CredentialsCache):
         client: An STS client with ``async assume_role_with_web_identity()``.
             See :meth:`from_session` to have unsigned clients made for you.
         role_arn: The role to assume.
-        token_file: The file holding the OIDC token.
+        token_file: The file holding the OIDC token. A leading ``~`` or
+            ``~user`` is expanded at construction; one whose home directory
+            cannot be found is a :class:`ConfigurationError`.
         role_session_name: The session name. By default one is generated once
             per provider and kept across refreshes.
         duration: The session duration (``timedelta`` or seconds), 900-43200 s.

@@ -28,6 +28,7 @@ import anyio.to_thread
 from .._cache_format import DEFAULT_DIRECTORY, directory_problem, read_entry
 from .._credentials import Credentials
 from .._errors import ConfigurationError
+from .._paths import check_path
 from .._policy import Duration, to_seconds
 
 try:
@@ -56,18 +57,6 @@ def _platform_problem() -> str | None:
             f"which this platform (os.name={os.name!r}) lacks; use RedisCache or no cache"
         )
     return None
-
-
-def _check_directory_argument(value: object) -> Path:
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    if not isinstance(value, str):
-        raise ConfigurationError(
-            f"directory must be a str or os.PathLike[str] path, not {type(value).__name__}"
-        )
-    if not value or "\x00" in value:
-        raise ConfigurationError("directory must be a non-empty path without NUL characters")
-    return Path(value).expanduser()
 
 
 def _expiration_text(value: dt.datetime) -> str:
@@ -109,9 +98,10 @@ class FileCache:
             include a human typing an MFA code. Default 5 minutes.
 
     Raises:
-        ConfigurationError: ``directory`` is not a non-empty path without NUL,
-            ``lock_timeout`` is not a duration, or the platform has no POSIX
-            locks and ownership (Windows): see the design notes.
+        ConfigurationError: ``directory`` is not a non-empty path without NUL
+            (or its ``~user`` names no known home directory), ``lock_timeout``
+            is not a duration, or the platform has no POSIX locks and
+            ownership (Windows): see the design notes.
     """
 
     def __init__(
@@ -123,7 +113,7 @@ class FileCache:
         problem = _platform_problem()
         if problem is not None:
             raise ConfigurationError(problem)
-        self.directory = _check_directory_argument(directory)
+        self.directory = check_path(directory, parameter="directory")
         self.lock_timeout = dt.timedelta(seconds=to_seconds(lock_timeout, "lock_timeout"))
         self._usable: bool | None = None
 

@@ -277,9 +277,14 @@ class RedisCache:
             )
         return False
 
-    async def _call(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
-        """``operation()`` bounded by operation_timeout; ``_FAILED`` if Redis let us down."""
-        if not self._usable() or time.monotonic() < self._quiet_until:
+    async def _call(
+        self, what: str, operation: Callable[[], Awaitable[T]], *, always: bool = False
+    ) -> T:
+        """``operation()`` bounded by operation_timeout; ``_FAILED`` if Redis let us down.
+
+        ``always`` tries even during the cool-down after a failure.
+        """
+        if not self._usable() or (not always and time.monotonic() < self._quiet_until):
             return _FAILED  # type: ignore[no-any-return]
         try:
             with anyio.fail_after(self.operation_timeout.total_seconds()):
@@ -416,8 +421,10 @@ class RedisCache:
             yield
         finally:
             if held:
+                # Always tried, even if an operation under the lock just started the
+                # cool-down: a lock left behind stops every other host for its whole TTL.
                 with anyio.CancelScope(shield=True):
-                    await self._call("unlock", lambda: self._release(lock))
+                    await self._call("unlock", lambda: self._release(lock), always=True)
 
     async def _release(self, lock: Lock[bytes]) -> None:
         try:
