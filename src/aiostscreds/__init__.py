@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         CredentialsExpiredError,
         CredentialsRejectedError,
         RefreshError,
+        SSOLoginRequiredError,
         TokenProviderError,
     )
     from ._policy import RefreshPolicy
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
         profile_provider,
         session_from_profile,
     )
+    from ._sso import SSOProvider
     from ._sts import AssumeRoleProvider, SessionTokenProvider
     from ._terminal import stdin_token_provider, terminal_token_provider
     from ._tokens import TokenProvider
@@ -56,6 +58,8 @@ __all__ = [
     "RedisCache",
     "RefreshError",
     "RefreshPolicy",
+    "SSOLoginRequiredError",
+    "SSOProvider",
     "SessionTokenProvider",
     "SharedCache",
     "TOTPTokenProvider",
@@ -88,12 +92,14 @@ _OWNERS = {
     "CredentialsExpiredError": "._errors",
     "CredentialsRejectedError": "._errors",
     "RefreshError": "._errors",
+    "SSOLoginRequiredError": "._errors",
     "TokenProviderError": "._errors",
     "RefreshPolicy": "._policy",
     "ProfileProvider": "._profiles",
     "TokenProviderRequiredError": "._profiles",
     "profile_provider": "._profiles",
     "session_from_profile": "._profiles",
+    "SSOProvider": "._sso",
     "AssumeRoleProvider": "._sts",
     "SessionTokenProvider": "._sts",
     "stdin_token_provider": "._terminal",

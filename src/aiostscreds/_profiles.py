@@ -1,11 +1,12 @@
 """Shared-config profiles (``role_arn``, ``source_profile``, ``mfa_serial``,
-``web_identity_token_file``) as sessions.
+``web_identity_token_file``, IAM Identity Center) as sessions.
 
 The config is read with botocore's own loader (``AWS_CONFIG_FILE`` and
 ``AWS_SHARED_CREDENTIALS_FILE`` honoured) and validated at once. Each role
 hop of a chain becomes an :class:`AssumeRoleProvider` with a cache of its own,
 whose STS clients come from a session signed by the hop below it; a web
-identity at the bottom of a chain becomes a :class:`WebIdentityProvider`.
+identity at the bottom of a chain becomes a :class:`WebIdentityProvider`, an
+SSO profile an :class:`SSOProvider`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ._cache import CredentialsCache
 from ._credentials import Credentials
 from ._errors import ConfigurationError
 from ._policy import RefreshPolicy
+from ._sso import SSOConfig, SSOProvider, check_sso_config
 from ._sts import STS_DEFAULT_DURATION, AssumeRoleProvider
 from ._tokens import TokenProvider
 from ._validation import (
@@ -53,11 +55,9 @@ _CREDENTIAL_SOURCES = {
     "EcsContainer": "container-role",
 }
 # Keys with which botocore can find credentials for a profile on its own.
-_OTHER_CREDENTIAL_KEYS = (
-    "credential_process",
-    "sso_session",
-    "sso_start_url",
-)
+_OTHER_CREDENTIAL_KEYS = ("credential_process",)
+# Keys that make a profile an IAM Identity Center (SSO) one.
+_SSO_KEYS = ("sso_session", "sso_start_url", "sso_account_id", "sso_role_name")
 # botocore's environment form of a web identity (AssumeRoleWithWebIdentityProvider).
 _WEB_IDENTITY_ENV = {
     "web_identity_token_file": "AWS_WEB_IDENTITY_TOKEN_FILE",
@@ -65,7 +65,9 @@ _WEB_IDENTITY_ENV = {
     "role_session_name": "AWS_ROLE_SESSION_NAME",
 }
 
-_Provider = Union[AssumeRoleProvider, WebIdentityProvider]  # noqa: UP007 (a runtime alias on 3.10)
+_Provider = Union[AssumeRoleProvider, WebIdentityProvider, SSOProvider]  # noqa: UP007 (3.10)
+# What lies below a chain's role hops: a web identity or an SSO role, if anything.
+_Bottom = Union["_WebIdentity", SSOConfig, None]
 # What signs a hop's STS calls: the hop below, or an MFA session's cache.
 _Signer = Union[_Provider, CredentialsCache]  # noqa: UP007
 
@@ -95,8 +97,9 @@ class _Hop:
 
     ``source`` says what signs its STS calls: ``("static", keys)``,
     ``("credential_source", name)``, ``("role",)`` for the hop below it,
-    ``("web_identity", _WebIdentity)``, or ``("profile", name)`` for a profile
-    whose credentials botocore resolves itself (``credential_process``, SSO...).
+    ``("web_identity", _WebIdentity)``, ``("sso", SSOConfig)``, or
+    ``("profile", name)`` for a profile whose credentials botocore resolves
+    itself (``credential_process``).
     """
 
     profile: str
@@ -221,6 +224,53 @@ def _web_identity(
     )
 
 
+def _sso(profiles: Mapping[str, Any], name: str, config: Mapping[str, Any]) -> SSOConfig | None:
+    """The IAM Identity Center role profile ``name`` configures, if it is an SSO profile.
+
+    As botocore's SSOProvider: ``sso_start_url`` and ``sso_region`` come from
+    the profile's ``[sso-session NAME]`` section when it names one (and must
+    agree with the profile's own), else from the profile (the legacy form).
+    """
+    if not any(_value(name, config, key) for key in _SSO_KEYS):
+        return None
+    keys = ("sso_start_url", "sso_region", "sso_account_id", "sso_role_name")
+    values = {key: _value(name, config, key) for key in keys}
+    session_name = _value(name, config, "sso_session")
+    if session_name is not None:
+        sessions = getattr(profiles, "sso_sessions", {})
+        section = sessions.get(session_name)
+        if not isinstance(section, Mapping):
+            raise ConfigurationError(
+                f"sso_session in profile {name!r} names [sso-session {session_name}], "
+                "which is not in the shared config"
+            )
+        for key in ("sso_start_url", "sso_region"):
+            theirs = section.get(key)
+            if theirs is None:
+                continue
+            if not isinstance(theirs, str):
+                raise ConfigurationError(
+                    f"{key} in [sso-session {session_name}] must be a single value"
+                )
+            if values[key] is not None and values[key] != theirs:
+                raise ConfigurationError(
+                    f"{key} in profile {name!r} differs from {key} in "
+                    f"[sso-session {session_name}]; set it in one place"
+                )
+            values[key] = theirs
+    return check_sso_config(
+        profile=name,
+        account_id=values["sso_account_id"],
+        role_name=values["sso_role_name"],
+        region=values["sso_region"],
+        start_url=values["sso_start_url"],
+        session_name=session_name,
+        where=None
+        if session_name is None
+        else f"profile {name!r} (with [sso-session {session_name}])",
+    )
+
+
 def _source_of(
     profiles: Mapping[str, Mapping[str, Any]],
     name: str,
@@ -274,6 +324,9 @@ def _source_of(
         return ("static", keys)
     if _value(source, source_config, "role_arn"):
         return ("role",)
+    sso = _sso(profiles, source, source_config)
+    if sso is not None:
+        return ("sso", sso)
     if any(_value(source, source_config, key) for key in _OTHER_CREDENTIAL_KEYS):
         return ("profile", source)
     raise ConfigurationError(
@@ -285,8 +338,8 @@ def _source_of(
 
 def _resolve(
     profiles: Mapping[str, Mapping[str, Any]], requested: str, *, use_environment: bool
-) -> tuple[_WebIdentity | None, list[_Hop]]:
-    """The bottom web identity (if any) and the role hops above it, up to ``requested``.
+) -> tuple[_Bottom, list[_Hop]]:
+    """The bottom web identity or SSO role (if any) and the role hops above it.
 
     ``(None, [])`` means ``requested`` configures no role: aiobotocore's own
     session serves it.
@@ -303,7 +356,8 @@ def _resolve(
         if web_identity is not None:
             return web_identity, []
         if role_arn is None:
-            return None, []
+            sso = _sso(profiles, requested, config) if requested in profiles else None
+            return sso, []
     hops: list[_Hop] = []
     visited: list[str] = []
     name = requested
@@ -323,11 +377,11 @@ def _resolve(
                 external_id=_option(name, config, "external_id", "externalIdType"),
                 role_session_name=_option(name, config, "role_session_name", "roleSessionNameType"),
                 duration_seconds=_duration(
-                    name, config, chained=source[0] in ("role", "web_identity")
+                    name, config, chained=source[0] in ("role", "web_identity", "sso")
                 ),
             )
         )
-        if source[0] == "web_identity":
+        if source[0] in ("web_identity", "sso"):
             return source[1], list(reversed(hops))
         if source[0] != "role":
             return None, list(reversed(hops))
@@ -366,7 +420,7 @@ def _source_session(
     elif kind == "static":
         access_key, secret_key, token = hop.source[1]
         session.set_credentials(access_key, secret_key, token)
-    elif kind in ("role", "web_identity"):
+    elif kind in ("role", "web_identity", "sso"):
         assert below is not None
         install(session, below)
     return session
@@ -374,7 +428,9 @@ def _source_session(
 
 def _load_profiles() -> Mapping[str, Mapping[str, Any]]:
     try:
-        profiles = AioSession().full_config.get("profiles", {})
+        full_config = AioSession().full_config
+        profiles = full_config.get("profiles", {})
+        sso_sessions = full_config.get("sso_sessions", {})
     except (botocore.exceptions.BotoCoreError, OSError, UnicodeError) as error:
         # A duplicate section, a BOM, bytes that are not UTF-8, a bad sub-section...
         # Only the inner error's type is quoted: configparser's messages quote the
@@ -388,18 +444,24 @@ def _load_profiles() -> Mapping[str, Mapping[str, Any]]:
         ) from None
     if not isinstance(profiles, Mapping):
         raise ConfigurationError("the shared config holds no profiles")
-    return _Profiles(
+    loaded = _Profiles(
         (name, _Section(section) if isinstance(section, dict) else section)
         for name, section in profiles.items()
     )
+    if isinstance(sso_sessions, Mapping):
+        loaded.sso_sessions = dict(sso_sessions)
+    return loaded
 
 
 class _Profiles(dict[str, Any]):
     """The shared config's profiles, with a repr that names them only.
 
     They hold secret keys, and error reporters record repr() of the locals of
-    every frame a ConfigurationError passes.
+    every frame a ConfigurationError passes. ``sso_sessions`` holds the
+    ``[sso-session NAME]`` sections.
     """
+
+    sso_sessions: dict[str, Any] = {}  # noqa: RUF012 (replaced per instance, never mutated)
 
     def __repr__(self) -> str:
         return f"<profiles {sorted(self)!r}>"
@@ -445,10 +507,9 @@ def _assemble(
     session_profile = profile if profile in profiles else None
     if profile not in profiles and env_keys_win:
         return _base_session(None, region_name, client_config), []
-    web_identity, chain = _resolve(
-        profiles, profile, use_environment=not explicit and not env_keys_win
-    )
-    if web_identity is None and not chain:
+    bottom, chain = _resolve(profiles, profile, use_environment=not explicit and not env_keys_win)
+    web_identity = bottom if isinstance(bottom, _WebIdentity) else None
+    if bottom is None and not chain:
         # botocore's own session: a profile that came from the environment stays
         # implicit there too, so its environment keys keep their precedence.
         plain = session_profile if explicit else None
@@ -476,10 +537,24 @@ def _assemble(
             client_config=client_config,
         )
         providers.append(below)
+    if isinstance(bottom, SSOConfig):
+        below = SSOProvider(
+            _base_session(bottom.profile, None, client_config),
+            start_url=bottom.start_url,
+            sso_region=bottom.region,
+            account_id=bottom.account_id,
+            role_name=bottom.role_name,
+            sso_session=bottom.session_name,
+            profile=bottom.profile,
+            client_config=client_config,
+            refresh=refresh,
+            cache=cache,
+        )
+        providers.append(below)
     if mfa_session is not None:
         from ._mfa_session import mfa_session_chain
 
-        if web_identity is not None or not chain:
+        if bottom is not None or not chain:
             raise ConfigurationError(
                 f"mfa_session needs a role profile on an IAM user's long-term keys; "
                 f"profile {profile!r} is not one"
@@ -632,7 +707,7 @@ class ProfileProvider:
         return f"<ProfileProvider profile={self.profile!r} top={self.top!r}>"
 
     @property
-    def top(self) -> AssumeRoleProvider | WebIdentityProvider:
+    def top(self) -> AssumeRoleProvider | WebIdentityProvider | SSOProvider:
         """The provider whose credentials the profile stands for."""
         return self.providers[-1]
 
@@ -691,8 +766,8 @@ def profile_provider(
 
     Raises:
         ConfigurationError: As :func:`session_from_profile`, and also when the
-            profile configures neither ``role_arn`` nor a web identity, so that
-            there is no provider to hand out.
+            profile configures neither ``role_arn``, a web identity nor an SSO
+            role, so that there is no provider to hand out.
         TokenProviderRequiredError: A profile in the chain has ``mfa_serial``
             and ``token_provider`` is None.
     """
@@ -708,7 +783,8 @@ def profile_provider(
     if not providers:
         name = profile or "the default chain"
         raise ConfigurationError(
-            f"profile {name!r} configures neither role_arn nor web_identity_token_file: "
-            "there is no STS provider to hand out (use session_from_profile)"
+            f"profile {name!r} configures neither role_arn, web_identity_token_file nor "
+            "IAM Identity Center (SSO): there is no provider to hand out "
+            "(use session_from_profile)"
         )
     return ProfileProvider(session.profile, session, providers)

@@ -179,8 +179,18 @@ def _raised_by_response_parser(error: BaseException) -> bool:
     return False
 
 
+# Request parameters that are secrets: STS's, and the SSO portal's and SSO-OIDC's.
+_SECRET_PARAMETERS = (
+    "TokenCode",
+    "WebIdentityToken",
+    "accessToken",
+    "refreshToken",
+    "clientSecret",
+)
+
+
 def _scrub(text: str, request: _Sealed[dict[str, Any]]) -> str:
-    for name in ("TokenCode", "WebIdentityToken"):
+    for name in _SECRET_PARAMETERS:
         secret = request.value.get(name)
         if secret:
             text = text.replace(secret, "***")
@@ -439,8 +449,22 @@ class _STSProvider:
         await self.aclose()
 
 
+class _SharedFetcher(Protocol):
+    """What the shared-cache step reads of a provider."""
+
+    _mfa_derived: bool
+    _clock: Callable[[], float]
+
+    @property
+    def serial_number(self) -> str | None: ...
+
+    def _subject(self) -> str: ...
+
+    async def _fetch(self) -> tuple[Credentials, _Sealed[Any]]: ...
+
+
 async def fetch_shared(
-    provider: _STSProvider,
+    provider: _SharedFetcher,
     shared: SharedCache,
     key: str,
     role_arn: str | None,
