@@ -596,3 +596,38 @@ def test_sso_profile_works_with_export_and_exec(home: Home) -> None:
     )
     assert executed.returncode == 0, executed.stderr
     assert home.fake.role_calls == 1  # export cached it; exec used that entry
+
+
+def test_credential_process_answers_an_sso_profile_from_the_cli_cache_without_aiobotocore(
+    home: Home,
+) -> None:
+    home.login()
+    cold = subprocess.run(
+        [*COMMAND, "credential-process", "--profile", "dev"],
+        env=home.environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert cold.returncode == 0, cold.stderr
+    probe = (
+        "import sys\n"
+        "from aiostscreds.cli import main\n"
+        "status = main(['credential-process', '--profile', 'dev'])\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('aiobotocore', 'aiohttp'))\n"
+        "print(repr(heavy), file=sys.stderr)\n"
+        "sys.exit(status)\n"
+    )
+    warm = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=home.environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert warm.returncode == 0, warm.stderr
+    assert warm.stderr.strip() == "[]"
+    assert json.loads(warm.stdout)["AccessKeyId"] == json.loads(cold.stdout)["AccessKeyId"]
+    assert home.fake.role_calls == 1

@@ -628,7 +628,7 @@ def session_from_profile(
         token_provider: Gives MFA codes for every profile in the chain that
             has ``mfa_serial``. Required when one does.
         cache: A :class:`SharedCache` (:class:`FileCache`, :class:`RedisCache`)
-            shared by every AssumeRole hop.
+            shared by every AssumeRole hop and an SSO role at the bottom.
         refresh: The refresh policy of every hop.
         region_name: The region for the session and its STS calls; default
             the profile's ``region``.
@@ -652,7 +652,12 @@ def session_from_profile(
     ``role_session_name``, ``duration_seconds`` (validated; without it no
     ``DurationSeconds`` is sent and STS gives 1 hour, as with botocore and the
     AWS CLI; a chained role may not ask for more than 1 hour) and ``region``.
-    A profile without a role gives aiobotocore's own session for it.
+    IAM Identity Center profiles (``sso_session`` with its ``[sso-session]``
+    section, or the legacy ``sso_start_url`` and ``sso_region``, with
+    ``sso_account_id`` and ``sso_role_name``), requested directly or as the
+    ``source_profile`` of a role, become an :class:`SSOProvider` sharing
+    ``cache`` too. A profile without a role gives aiobotocore's own session
+    for it.
 
     Each hop refreshes on its own, so an MFA hop prompts once per refresh of
     that hop.
@@ -693,7 +698,8 @@ class ProfileProvider:
             identity with no profile).
         session: An ``AioSession`` whose clients sign with :attr:`top`.
         providers: Every hop, from the bottom of the chain to the top: a
-            :class:`WebIdentityProvider` and/or :class:`AssumeRoleProvider`\ s.
+            :class:`WebIdentityProvider` or an :class:`SSOProvider`, and/or
+            :class:`AssumeRoleProvider`\ s.
     """
 
     def __init__(self, profile: str | None, session: AioSession, providers: Sequence[_Provider]):

@@ -243,7 +243,11 @@ class _Tokens:
         self._directory = directory
         self._path = directory / f"{config.token_cache_key}.json"
         # FileCache's advisory lock, on the token directory, keyed by the token's name.
-        self._lock = FileCache(directory)
+        # Where it has no POSIX locks (Windows), refreshes go on unlocked.
+        try:
+            self._lock: FileCache | None = FileCache(directory)
+        except ConfigurationError:
+            self._lock = None
         self._clock = clock
 
     def _login_required(self, reason: str, code: str | None = None) -> SSOLoginRequiredError:
@@ -276,7 +280,12 @@ class _Tokens:
         """
         token = await self._load()
         if self._due(token, self._clock()):
-            async with self._lock.locked(self._config.token_cache_key):
+            lock = self._lock
+            async with (
+                lock.locked(self._config.token_cache_key)
+                if lock is not None
+                else contextlib.nullcontext()
+            ):
                 # Another process (or the AWS CLI) may have refreshed it meanwhile.
                 token = await self._load()
                 if self._due(token, self._clock()):

@@ -15,7 +15,13 @@ import logging
 import os
 import time
 
-from .._cache_format import DEFAULT_DIRECTORY, assume_role_cache_key, directory_problem, read_entry
+from .._cache_format import (
+    DEFAULT_DIRECTORY,
+    assume_role_cache_key,
+    directory_problem,
+    read_entry,
+    sso_role_cache_key,
+)
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING would import typing
 if TYPE_CHECKING:
@@ -66,8 +72,9 @@ def warm_entry(profile: str, *, mfa_session: bool = False) -> dict[str, Any] | N
     The key is the one the profile's top :class:`AssumeRoleProvider` uses: the
     AssumeRole request its profile configures, keyed by the shared function.
     With an MFA session the role is assumed without ``SerialNumber``, so the
-    key has none. Anything unexpected means a miss; the full path then
-    reports it.
+    key has none. An IAM Identity Center profile's key is the AWS CLI v2's
+    (botocore's ``SSOCredentialFetcher``). Anything unexpected means a miss;
+    the full path then reports it.
     """
     try:
         section = _profile_section(profile)
@@ -75,7 +82,7 @@ def warm_entry(profile: str, *, mfa_session: bool = False) -> dict[str, Any] | N
         return None
     role_arn = section.get("role_arn")
     if not isinstance(role_arn, str):
-        return None
+        return None if mfa_session else _warm_sso_entry(section)
     request: dict[str, Any] = {"RoleArn": role_arn}
     for key, name in (
         ("role_session_name", "RoleSessionName"),
@@ -96,6 +103,29 @@ def warm_entry(profile: str, *, mfa_session: bool = False) -> dict[str, Any] | N
         explicit_session_name="RoleSessionName" in request,
         explicit_duration=duration is not None,
     )
+    return _fresh_entry(key, duration)
+
+
+def _warm_sso_entry(section: dict[str, Any]) -> dict[str, Any] | None:
+    """The cached role credentials of an SSO profile, under the AWS CLI v2's key."""
+    if section.get("web_identity_token_file") is not None:
+        return None
+    account_id, role_name = section.get("sso_account_id"), section.get("sso_role_name")
+    session_name, start_url = section.get("sso_session"), section.get("sso_start_url")
+    if not isinstance(account_id, str) or not isinstance(role_name, str):
+        return None
+    if not isinstance(session_name, str) and not isinstance(start_url, str):
+        return None
+    key = sso_role_cache_key(
+        account_id=account_id,
+        role_name=role_name,
+        session_name=session_name if isinstance(session_name, str) else None,
+        start_url=start_url if isinstance(start_url, str) else "",
+    )
+    return _fresh_entry(key, None)
+
+
+def _fresh_entry(key: str, duration: int | None) -> dict[str, Any] | None:
     directory = os.path.expanduser(DEFAULT_DIRECTORY)
     try:
         if directory_problem(os.stat(directory)) is not None:
