@@ -29,10 +29,13 @@ from typing import Any
 import attrs
 from aiohttp import web
 
+from .hygiene import HYGIENE
+
 ACCOUNT_ID = "123456789012"
 ROLE_NAME = "Developer"
 CLIENT_ID = "fake-client-id"
 CLIENT_SECRET = "fake-client-secret-0123456789"
+HYGIENE.note_secret(CLIENT_SECRET)
 
 
 @attrs.define
@@ -60,6 +63,7 @@ class SSOFake:
     def issue_access_token(self, lifetime: float | None = None) -> tuple[str, float]:
         """A valid access token, as ``aws sso login`` would get; and its expiry."""
         token = "fake-access-" + secrets.token_hex(16)
+        HYGIENE.note_secret(token)  # never in the library's logs, errors or reprs
         expires = time.time() + (self.token_lifetime if lifetime is None else lifetime)
         with self.lock:
             self.access_tokens[token] = expires
@@ -67,6 +71,7 @@ class SSOFake:
 
     def issue_refresh_token(self) -> str:
         token = "fake-refresh-" + secrets.token_hex(16)
+        HYGIENE.note_secret(token)
         with self.lock:
             self.refresh_tokens.add(token)
         return token

@@ -168,6 +168,31 @@ def home(
     return home
 
 
+def run_command(home: Home, *args: str) -> subprocess.CompletedProcess[str]:
+    """``aiostscreds ARGS`` in the home's environment."""
+    return subprocess.run(
+        [*COMMAND, *args],
+        env=home.environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def library_locals(error: BaseException) -> Iterator[str]:
+    """repr() of every local of the library's frames an error (and its causes) went through."""
+    seen: BaseException | None = error
+    while seen is not None:
+        traceback = seen.__traceback__
+        while traceback is not None:
+            frame = traceback.tb_frame
+            if frame.f_globals.get("__name__", "").startswith("aiostscreds"):
+                yield from (repr(value) for value in frame.f_locals.values())
+            traceback = traceback.tb_next
+        seen = seen.__cause__ if seen.__cause__ is not seen else None
+
+
 def refresh_due(home: Home) -> None:
     """A login whose token has 5 minutes left: inside botocore's 15-minute window."""
     home.login(lifetime=300)
@@ -348,6 +373,25 @@ async def test_unusable_token_file_is_ignored_and_reported_as_aws_sso_login(
         with pytest.raises(SSOLoginRequiredError, match="aws sso login --profile dev"):
             await chain.get_credentials()
     assert home.fake.role_calls == 0
+
+
+@pytest.mark.parametrize("failure", ["refresh refused", "token refused"])
+async def test_tokens_are_in_no_local_of_the_library_frames_of_the_error(
+    home: Home, client_config: Any, failure: str
+) -> None:
+    # Error reporters (Sentry...) record repr() of every local of every frame.
+    if failure == "refresh refused":
+        home.login(lifetime=-60)
+        home.fake.reject_refresh_tokens = True
+    else:
+        home.login(valid=False)
+    secrets = [home.token()["accessToken"], CLIENT_SECRET]
+    secrets += [home.token()["refreshToken"]] if failure == "refresh refused" else []
+    async with profile_provider("dev", client_config=client_config) as chain:
+        with pytest.raises(SSOLoginRequiredError) as caught:
+            await chain.top.retrieve()
+    texts = [str(caught.value), repr(chain.top), *library_locals(caught.value)]
+    assert not [secret for secret in secrets for text in texts if secret in text]
 
 
 # Bad input -------------------------------------------------------------------------
@@ -555,15 +599,8 @@ def test_sixteen_aws_cli_runs_through_credential_process_share_one_refresh_and_o
 
 def test_expired_token_gives_one_line_and_the_sso_exit_status(home: Home) -> None:
     home.login(lifetime=-60, refreshable=False)
-    for subcommand in (["credential-process"], ["export"]):
-        result = subprocess.run(
-            [*COMMAND, *subcommand, "--profile", "dev"],
-            env=home.environment(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-        )
+    for subcommand in ("credential-process", "export"):
+        result = run_command(home, subcommand, "--profile", "dev")
         assert result.returncode == 6
         assert result.stdout == ""
         lines = result.stderr.splitlines()
@@ -575,25 +612,11 @@ def test_expired_token_gives_one_line_and_the_sso_exit_status(home: Home) -> Non
 
 def test_sso_profile_works_with_export_and_exec(home: Home) -> None:
     home.login()
-    export = subprocess.run(
-        [*COMMAND, "export", "--format", "json", "--profile", "dev"],
-        env=home.environment(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    export = run_command(home, "export", "--format", "json", "--profile", "dev")
     assert export.returncode == 0, export.stderr
     assert json.loads(export.stdout)["AccessKeyId"] in home.fake.issued_keys
     probe = "import boto3; print(boto3.client('sts').get_caller_identity()['Account'])"
-    executed = subprocess.run(
-        [*COMMAND, "exec", "--profile", "dev", "--", sys.executable, "-c", probe],
-        env=home.environment(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+    executed = run_command(home, "exec", "--profile", "dev", "--", sys.executable, "-c", probe)
     assert executed.returncode == 0, executed.stderr
     assert home.fake.role_calls == 1  # export cached it; exec used that entry
 
@@ -602,14 +625,7 @@ def test_credential_process_answers_an_sso_profile_from_the_cli_cache_without_ai
     home: Home,
 ) -> None:
     home.login()
-    cold = subprocess.run(
-        [*COMMAND, "credential-process", "--profile", "dev"],
-        env=home.environment(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    cold = run_command(home, "credential-process", "--profile", "dev")
     assert cold.returncode == 0, cold.stderr
     probe = (
         "import sys\n"

@@ -220,6 +220,36 @@ def _utc_text(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _refreshed_document(
+    old: Mapping[str, Any], response: Mapping[str, Any], config: SSOConfig, started: float
+) -> _Token | None:
+    """The new token file: botocore's ``SSOTokenProvider._attempt_create_token``, key for key.
+
+    None if ``response`` holds no usable token. Never raises: no traceback
+    holds this frame's locals.
+    """
+    access = response.get("accessToken")
+    expires_in = response.get("expiresIn")
+    if not isinstance(access, str) or not access:
+        return None
+    # An int of seconds, at most a year: anything else is a garbled answer.
+    if type(expires_in) is not int or not 0 < expires_in <= 366 * 86400:
+        return None
+    expires_at = started + expires_in
+    document: dict[str, Any] = {
+        "startUrl": config.start_url,
+        "region": config.region,
+        "accessToken": access,
+        "expiresAt": _utc_text(expires_at),
+        "clientId": old["clientId"],
+        "clientSecret": old["clientSecret"],
+        "registrationExpiresAt": old["registrationExpiresAt"],
+    }
+    if response.get("refreshToken"):
+        document["refreshToken"] = response["refreshToken"]
+    return _Token(document, expires_at)
+
+
 def _save_token(directory: Path, key: str, document: Mapping[str, Any]) -> None:
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     write_private(directory, f"{key}.json", json.dumps(document))
@@ -303,15 +333,16 @@ class _Tokens:
         """CreateToken with the refresh token; the new token written back in botocore's format.
 
         A failure while the old token is still valid keeps the old one (a WARNING).
+        The tokens and the client secret stay in the token and in sealed
+        values: error reporters record the locals of every frame.
         """
         config = self._config
-        old = token.document
         request = _Sealed(
             {
                 "grantType": "refresh_token",
-                "clientId": old["clientId"],
-                "clientSecret": old["clientSecret"],
-                "refreshToken": old["refreshToken"],
+                "clientId": token.document["clientId"],
+                "clientSecret": token.document["clientSecret"],
+                "refreshToken": token.document["refreshToken"],
             }
         )
         started = self._clock()
@@ -328,34 +359,17 @@ class _Tokens:
             raise self._login_required(
                 f"refreshing the token failed ({failure.code or 'error'})", code=failure.code
             ) from error
-        fields = response.value
-        try:
-            expires_at = started + float(fields["expiresIn"])
-            access = fields["accessToken"]
-            if not isinstance(access, str) or not access:
-                raise ValueError("no accessToken")
-        except (KeyError, TypeError, ValueError):
+        refreshed = _refreshed_document(token.document, response.value, config, started)
+        if refreshed is None:
             if token.expires_at > self._clock():
                 log.warning("CreateToken returned an unusable token; using the one held")
                 return token
             raise RefreshError(
                 "CreateToken returned a response without a usable token", recoverable=True
-            ) from None
-        # botocore's SSOTokenProvider._attempt_create_token, key for key.
-        document: dict[str, Any] = {
-            "startUrl": config.start_url,
-            "region": config.region,
-            "accessToken": access,
-            "expiresAt": _utc_text(expires_at),
-            "clientId": old["clientId"],
-            "clientSecret": old["clientSecret"],
-            "registrationExpiresAt": old["registrationExpiresAt"],
-        }
-        if fields.get("refreshToken"):
-            document["refreshToken"] = fields["refreshToken"]
+            )
         try:
             await anyio.to_thread.run_sync(
-                _save_token, self._directory, config.token_cache_key, document
+                _save_token, self._directory, config.token_cache_key, refreshed.document
             )
         except OSError as error:
             log.warning(
@@ -364,9 +378,9 @@ class _Tokens:
         log.info(
             "refreshed the SSO token of session %s until %s",
             config.session_name,
-            document["expiresAt"],
+            _utc_text(refreshed.expires_at),
         )
-        return _Token(document, expires_at)
+        return refreshed
 
     def _client(self, service: str) -> Any:
         unsigned = AioConfig(signature_version=botocore.UNSIGNED)
