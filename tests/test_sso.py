@@ -27,6 +27,7 @@ from aiostscreds import (
     ConfigurationError,
     FileCache,
     RefreshError,
+    RefreshPolicy,
     SSOLoginRequiredError,
     SSOProvider,
     profile_provider,
@@ -306,17 +307,29 @@ async def test_token_outside_botocores_window_is_not_refreshed(
     assert home.fake.token_calls == 0
 
 
+@pytest.mark.parametrize("profile", ["dev", "legacy"])
 async def test_expired_token_without_refresh_token_asks_for_aws_sso_login(
-    home: Home, client_config: Any
+    home: Home, client_config: Any, profile: str
 ) -> None:
-    home.login(lifetime=-60, refreshable=False)
-    async with profile_provider("dev", client_config=client_config) as chain:
+    home.login(lifetime=-60, refreshable=False, legacy=profile == "legacy")
+    async with profile_provider(profile, client_config=client_config) as chain:
         with pytest.raises(SSOLoginRequiredError) as caught:
             await chain.get_credentials()
-    assert "aws sso login --profile dev" in str(caught.value)
+    assert f"aws sso login --profile {profile}" in str(caught.value)
     assert not caught.value.recoverable
-    assert caught.value.profile == "dev"
-    assert home.fake.role_calls == 0
+    assert caught.value.profile == profile
+    assert (home.fake.token_calls, home.fake.role_calls) == (0, 0)
+
+
+async def test_signing_in_again_needs_no_restart(home: Home, client_config: Any) -> None:
+    home.login(lifetime=-60, refreshable=False)
+    policy = RefreshPolicy(error_cache=0)
+    async with profile_provider("dev", client_config=client_config, refresh=policy) as chain:
+        with pytest.raises(SSOLoginRequiredError):
+            await chain.get_credentials()
+        home.login()  # aws sso login, in another terminal
+        await chain.get_credentials()
+    assert home.fake.role_calls == 1
 
 
 async def test_refused_refresh_of_an_expired_token_asks_for_aws_sso_login(
