@@ -208,9 +208,9 @@ async def test_sso_profile_signs_with_role_credentials_from_the_login_token(
     home.login()
     async with profile_provider("dev", client_config=client_config) as chain:
         assert isinstance(chain.top, SSOProvider)
-        credentials = await chain.get_credentials()
+        credentials = await chain.top.get()
         for _ in range(3):
-            assert await chain.get_credentials() is credentials
+            assert await chain.top.get() is credentials
     assert credentials.access_key_id in home.fake.issued_keys
     assert credentials.account_id == ACCOUNT_ID
     # Milliseconds converted: about an hour, not 1000 hours or 3.6 seconds.
@@ -226,7 +226,7 @@ async def test_legacy_sso_start_url_profile_uses_its_own_token_file(
 ) -> None:
     home.login(legacy=True)
     async with profile_provider("legacy", client_config=client_config) as chain:
-        await chain.get_credentials()
+        await chain.top.get()
     assert home.fake.role_calls == 1
 
 
@@ -238,7 +238,7 @@ async def test_many_tasks_make_one_token_refresh_and_one_role_fetch(
         keys: set[str] = set()
 
         async def one() -> None:
-            keys.add((await chain.get_credentials()).access_key_id)
+            keys.add((await chain.top.get()).access_key_id)
 
         async with anyio.create_task_group() as group:
             for _ in range(50):
@@ -274,7 +274,7 @@ async def test_token_near_expiry_is_refreshed_once_and_written_back_as_botocore_
     refresh_due(home)
     before = home.token()
     async with profile_provider("dev", client_config=client_config) as chain:
-        await chain.get_credentials()
+        await chain.top.get()
     after = home.token()
     assert home.fake.token_calls == 1
     assert after["accessToken"] != before["accessToken"]
@@ -294,7 +294,7 @@ async def test_token_near_expiry_is_refreshed_once_and_written_back_as_botocore_
     assert home.token_path().stat().st_mode & 0o777 == 0o600
     # The token outside the window is used as it is: no second CreateToken.
     async with profile_provider("dev", client_config=client_config) as chain:
-        await chain.force_refresh()
+        await chain.top.force_refresh()
     assert home.fake.token_calls == 1
 
 
@@ -303,7 +303,7 @@ async def test_token_outside_botocores_window_is_not_refreshed(
 ) -> None:
     home.login(lifetime=16 * 60)
     async with profile_provider("dev", client_config=client_config) as chain:
-        await chain.get_credentials()
+        await chain.top.get()
     assert home.fake.token_calls == 0
 
 
@@ -314,7 +314,7 @@ async def test_expired_token_without_refresh_token_asks_for_aws_sso_login(
     home.login(lifetime=-60, refreshable=False, legacy=profile == "legacy")
     async with profile_provider(profile, client_config=client_config) as chain:
         with pytest.raises(SSOLoginRequiredError) as caught:
-            await chain.get_credentials()
+            await chain.top.get()
     assert f"aws sso login --profile {profile}" in str(caught.value)
     assert not caught.value.recoverable
     assert caught.value.profile == profile
@@ -326,9 +326,9 @@ async def test_signing_in_again_needs_no_restart(home: Home, client_config: Any)
     policy = RefreshPolicy(error_cache=0)
     async with profile_provider("dev", client_config=client_config, refresh=policy) as chain:
         with pytest.raises(SSOLoginRequiredError):
-            await chain.get_credentials()
+            await chain.top.get()
         home.login()  # aws sso login, in another terminal
-        await chain.get_credentials()
+        await chain.top.get()
     assert home.fake.role_calls == 1
 
 
@@ -339,7 +339,7 @@ async def test_refused_refresh_of_an_expired_token_asks_for_aws_sso_login(
     home.fake.reject_refresh_tokens = True
     async with profile_provider("dev", client_config=client_config) as chain:
         with pytest.raises(SSOLoginRequiredError, match="aws sso login --profile dev"):
-            await chain.get_credentials()
+            await chain.top.get()
     assert (home.fake.token_calls, home.fake.role_calls) == (1, 0)
 
 
@@ -349,7 +349,7 @@ async def test_failed_refresh_keeps_using_the_token_while_it_is_valid(
     refresh_due(home)
     home.fake.throttle_token_calls = 1
     async with profile_provider("dev", client_config=client_config) as chain:
-        await chain.get_credentials()
+        await chain.top.get()
     assert (home.fake.token_calls, home.fake.role_calls) == (1, 1)
 
 
@@ -359,7 +359,7 @@ async def test_token_the_portal_refuses_asks_for_aws_sso_login(
     home.login(valid=False)
     async with profile_provider("dev", client_config=client_config) as chain:
         with pytest.raises(SSOLoginRequiredError, match="UnauthorizedException"):
-            await chain.get_credentials()
+            await chain.top.get()
     assert home.fake.role_calls == 1
 
 
@@ -384,7 +384,7 @@ async def test_unusable_token_file_is_ignored_and_reported_as_aws_sso_login(
         os.mkfifo(path, 0o600)
     async with profile_provider("dev") as chain:
         with pytest.raises(SSOLoginRequiredError, match="aws sso login --profile dev"):
-            await chain.get_credentials()
+            await chain.top.get()
     assert home.fake.role_calls == 0
 
 
@@ -480,7 +480,7 @@ async def test_botocore_uses_the_role_credentials_the_library_fetched(
     home.login()
     cache = FileCache(home.cli_cache)
     async with profile_provider("dev", cache=cache, client_config=client_config) as chain:
-        ours = await chain.get_credentials()
+        ours = await chain.top.get()
     key = sso_role_cache_key(
         account_id=ACCOUNT_ID, role_name=ROLE_NAME, session_name=SESSION, start_url=START_URL
     )
@@ -500,7 +500,7 @@ async def test_the_library_uses_the_role_credentials_botocore_fetched(
     assert home.fake.role_calls == 1
     cache = FileCache(home.cli_cache)
     async with profile_provider("dev", cache=cache, client_config=client_config) as chain:
-        ours = await chain.get_credentials()
+        ours = await chain.top.get()
     assert ours.access_key_id == theirs.access_key
     assert home.fake.role_calls == 1
 
@@ -546,7 +546,7 @@ async def test_boto3_and_the_aws_cli_use_the_token_the_library_refreshed(
 ) -> None:
     refresh_due(home)
     async with profile_provider("dev", client_config=client_config) as chain:
-        await chain.get_credentials()
+        await chain.top.get()
     assert home.fake.token_calls == 1
     refreshed = home.token()["accessToken"]
     await anyio.to_thread.run_sync(run_boto3, home)
@@ -563,7 +563,7 @@ async def test_the_library_uses_the_token_botocore_refreshed(
     await anyio.to_thread.run_sync(run_boto3, home)
     assert home.fake.token_calls == 1
     async with profile_provider("dev", client_config=client_config) as chain:
-        await chain.get_credentials()
+        await chain.top.get()
     assert home.fake.token_calls == 1
     assert home.fake.role_calls == 2
 

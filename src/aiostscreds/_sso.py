@@ -20,7 +20,6 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import anyio
@@ -41,9 +40,10 @@ from ._cache_format import (
 from ._credentials import Credentials
 from ._errors import ConfigurationError, CredentialsError, RefreshError, SSOLoginRequiredError
 from ._policy import RefreshPolicy
-from ._sts import _classify, _credentials_from, _Sealed, fetch_shared
+from ._source import Sealed, SourceInfo
+from ._sts import _classify, _credentials_from, load_timeout
 from .caches._file import FileCache
-from .caches._shared import SharedCache, check_shared_cache
+from .caches._shared import SharedCache
 
 __all__ = [
     "TOKEN_DIRECTORY",
@@ -265,9 +265,11 @@ class _Tokens:
         *,
         client_config: Any,
         directory: Path,
+        load_timeout: float | None,
         clock: Callable[[], float],
     ) -> None:
         self._config = config
+        self._load_timeout = load_timeout
         self._session = session
         self._client_config = client_config
         self._directory = directory
@@ -300,7 +302,7 @@ class _Tokens:
             and token.refreshable(now)
         )
 
-    async def access_token(self) -> _Sealed[str]:
+    async def access_token(self) -> Sealed[str]:
         """The access token to send; refreshed first (once per host) if due.
 
         Raises:
@@ -327,7 +329,7 @@ class _Tokens:
             raise self._login_required(
                 f"the token expired at {_utc_text(token.expires_at)} and cannot be refreshed"
             )
-        return _Sealed(token.access_token)
+        return Sealed(token.access_token)
 
     async def _refresh(self, token: _Token) -> _Token:
         """CreateToken with the refresh token; the new token written back in botocore's format.
@@ -337,7 +339,7 @@ class _Tokens:
         values: error reporters record the locals of every frame.
         """
         config = self._config
-        request = _Sealed(
+        request = Sealed(
             {
                 "grantType": "refresh_token",
                 "clientId": token.document["clientId"],
@@ -347,8 +349,7 @@ class _Tokens:
         )
         started = self._clock()
         try:
-            async with self._client("sso-oidc") as client:
-                response = _Sealed(await client.create_token(**request.value))
+            response = await self.call("sso-oidc", "create_token", request)
         except Exception as error:
             failure = _classify(error, "CreateToken", f"SSO session {config.session_name}", request)
             if token.expires_at > self._clock():
@@ -382,13 +383,18 @@ class _Tokens:
         )
         return refreshed
 
-    def _client(self, service: str) -> Any:
+    async def call(
+        self, service: str, method: str, request: Sealed[dict[str, Any]]
+    ) -> Sealed[Mapping[str, Any]]:
+        """One unsigned call to ``service`` in the SSO region, within the load timeout."""
         unsigned = AioConfig(signature_version=botocore.UNSIGNED)
         if self._client_config is not None:
             unsigned = self._client_config.merge(unsigned)
-        return self._session.create_client(
-            service, region_name=self._config.region, config=unsigned
-        )
+        with anyio.fail_after(self._load_timeout):
+            async with self._session.create_client(
+                service, region_name=self._config.region, config=unsigned
+            ) as client:
+                return Sealed(await getattr(client, method)(**request.value))
 
 
 # Role credentials -----------------------------------------------------------------
@@ -418,17 +424,24 @@ def _role_document(response: Mapping[str, Any], account_id: str) -> dict[str, An
     return document
 
 
+def _cache_document(document: Mapping[str, Any], credentials: Credentials) -> dict[str, Any]:
+    """What the AWS CLI v2 writes for SSO role credentials (a shared cache stores it)."""
+    fields = dict(document["Credentials"])
+    fields["Expiration"] = _utc_text(credentials.expires_at)
+    return {"ProviderType": "sso", "Credentials": fields}
+
+
 class SSORoleSource:
     """A pure source of SSO role credentials: one ``GetRoleCredentials`` call per fetch.
 
-    The access token comes from botocore's token cache, refreshed first when
-    due. Errors: an expired, missing or refused token is a non-recoverable
+    Holds its configuration only; the engine (:class:`SSOProvider`) holds the
+    state. The access token comes from botocore's token cache, refreshed first
+    when due. Errors: an expired, missing or refused token is a non-recoverable
     :class:`SSOLoginRequiredError`; throttling, 5xx and network failures are
     recoverable :class:`RefreshError`\\ s; any other refusal (no such role
-    assignment) is not recoverable.
+    assignment) is not recoverable. Shareable: kind ``"sso"``, never
+    MFA-derived, keyed as botocore's ``SSOCredentialFetcher`` keys it.
     """
-
-    kind = "sso"
 
     def __init__(
         self,
@@ -436,6 +449,7 @@ class SSORoleSource:
         session: Any,
         *,
         client_config: Any = None,
+        refresh: RefreshPolicy = RefreshPolicy(),
         token_directory: str | os.PathLike[str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -443,31 +457,41 @@ class SSORoleSource:
             raise ConfigurationError("session must be an aiobotocore AioSession")
         if client_config is not None and not callable(getattr(client_config, "merge", None)):
             raise ConfigurationError("client_config must be an AioConfig")
+        if not callable(clock):
+            raise ConfigurationError("clock must be callable, returning epoch seconds")
         self.config = config
         directory = Path(os.path.expanduser(token_directory or TOKEN_DIRECTORY))
         self._tokens = _Tokens(
-            config, session, client_config=client_config, directory=directory, clock=clock
+            config,
+            session,
+            client_config=client_config,
+            directory=directory,
+            load_timeout=load_timeout(refresh),
+            clock=clock,
         )
         self._clock = clock
+        self.info = SourceInfo(kind="sso", role_arn=None, cache_key=config.role_cache_key)
 
     def __repr__(self) -> str:
         return f"<SSORoleSource {self.config.subject} profile={self.config.profile!r}>"
 
-    @property
-    def cache_key(self) -> str:
-        """The key of the role credentials in a shared cache: botocore's SSOCredentialFetcher's."""
-        return self.config.role_cache_key
-
     async def retrieve(self) -> Credentials:
         """Fetch new role credentials (refreshing the token first if due)."""
-        credentials, _ = await self.fetch()
+        credentials, _ = await self.retrieve_with_response()
         return credentials
 
-    async def fetch(self) -> tuple[Credentials, _Sealed[dict[str, Any]]]:
-        """The credentials, and the document the AWS CLI v2 caches for them."""
+    async def retrieve_with_response(self) -> tuple[Credentials, Sealed[Mapping[str, Any]]]:
+        """One GetRoleCredentials call: the credentials, and the AWS CLI v2's cache document.
+
+        Raises:
+            SSOLoginRequiredError: No usable token (missing, expired and not
+                refreshable, refused by the portal).
+            RefreshError: The portal, SSO-OIDC or the network failed, or the
+                response was unusable.
+        """
         config = self.config
         token = await self._tokens.access_token()
-        request = _Sealed(
+        request = Sealed(
             {
                 "roleName": config.role_name,
                 "accountId": config.account_id,
@@ -477,8 +501,7 @@ class SSORoleSource:
         del token
         started = time.monotonic()
         try:
-            async with self._tokens._client("sso") as client:
-                response = await client.get_role_credentials(**request.value)
+            response = await self._tokens.call("sso", "get_role_credentials", request)
         except CredentialsError:
             raise
         except Exception as error:
@@ -489,35 +512,36 @@ class SSORoleSource:
                     code=failure.code,
                 ) from error
             raise failure from error
-        document = _Sealed(_role_document(response, config.account_id))
+        document: Sealed[Mapping[str, Any]] = Sealed(
+            _role_document(response.value, config.account_id)
+        )
         del response
-        readable: _Sealed[Mapping[str, Any]] = _Sealed(document.value)
         credentials = _credentials_from(
-            readable,
+            document,
             operation="GetRoleCredentials",
             subject=config.subject,
             account_id=config.account_id,
             now=self._clock(),
         )
-        document.value.pop("ResponseMetadata", None)
-        document.value["Credentials"]["Expiration"] = _utc_text(credentials.expires_at)
         log.info(
             "got SSO credentials for %s until %s (GetRoleCredentials took %.0f ms)",
             config.subject,
             credentials.expiration.isoformat(),
             (time.monotonic() - started) * 1000,
         )
-        return credentials, document
+        return credentials, Sealed(_cache_document(document.value, credentials))
 
 
-class SSOProvider:
+class SSOProvider(CredentialsCache):
     """Credentials for an IAM Identity Center (SSO) role, from the SSO portal's GetRoleCredentials.
 
     What botocore and the AWS CLI do for a profile with ``sso_session`` (or the
-    legacy ``sso_start_url``), ``sso_account_id`` and ``sso_role_name``, on
-    this library's engine: one fetch at a time however many tasks wait, the
-    :class:`RefreshPolicy`'s windows and backoff, and, with ``cache=``, one
-    fetch per host (or fleet) shared with the AWS CLI v2.
+    legacy ``sso_start_url``), ``sso_account_id`` and ``sso_role_name``: a
+    :class:`CredentialsCache` (the engine) around a GetRoleCredentials source,
+    as :class:`AssumeRoleProvider` is around an AssumeRole one. One fetch at a
+    time however many tasks wait, the :class:`RefreshPolicy`'s windows and
+    backoff, and, with ``cache=``, one fetch per host (or fleet) shared with
+    the AWS CLI v2.
 
     * The access token is the one ``aws sso login`` left in
       ``~/.aws/sso/cache`` (botocore's file name and format). With less than
@@ -529,19 +553,19 @@ class SSOProvider:
     * No token, an expired one, or one the portal refuses raises
       :class:`SSOLoginRequiredError` (not recoverable), whose message says to
       run ``aws sso login --profile NAME``. No browser is ever opened.
-    * SSO role credentials are not MFA-derived; a :class:`FileCache` keeps
+    * SSO role credentials are not MFA-derived. A :class:`FileCache` keeps
       them under botocore's ``SSOCredentialFetcher`` key, in the AWS CLI v2's
-      format, and a :class:`RedisCache` shares them like any other.
+      format; a :class:`RedisCache` shares them like any other.
 
-    The calls are unsigned; ``session`` provides the region-independent
-    endpoint settings (``AWS_ENDPOINT_URL_SSO``, ``AWS_ENDPOINT_URL_SSO_OIDC``)
-    and the HTTP stack. Every parameter is checked here: a bad one raises
+    The calls are unsigned; ``session`` provides the endpoint settings
+    (``AWS_ENDPOINT_URL_SSO``, ``AWS_ENDPOINT_URL_SSO_OIDC``) and the HTTP
+    stack. Every parameter is checked here: a bad one raises
     :class:`ConfigurationError` naming it.
 
     Args:
         session: An aiobotocore ``AioSession``.
         start_url: The ``sso_start_url``.
-        sso_region: The ``sso_region``: where the portal and SSO-OIDC are called.
+        sso_region: The ``sso_region``, where the portal and SSO-OIDC are called.
         account_id: The ``sso_account_id``.
         role_name: The ``sso_role_name``.
         sso_session: The ``sso_session`` name, or None for a legacy profile.
@@ -578,81 +602,31 @@ class SSOProvider:
         )
         if not isinstance(refresh, RefreshPolicy):
             raise ConfigurationError("refresh must be a RefreshPolicy")
-        self._shared_cache = check_shared_cache(cache)
-        self.source = SSORoleSource(config, session, client_config=client_config, clock=clock)
-        self._clock = clock
-        # Read by the shared-cache step: SSO role credentials carry no MFA context.
-        self._mfa_derived = False
-        self._cache = CredentialsCache(self, refresh=refresh, clock=clock)
+        source = SSORoleSource(
+            config, session, client_config=client_config, refresh=refresh, clock=clock
+        )
+        self._sso = source  # before the engine's __init__: repr() reads it
+        super().__init__(source, refresh=refresh, clock=clock, shared=cache)
+
+    get_credentials = CredentialsCache.get
 
     def __repr__(self) -> str:
-        config = self.source.config
+        config = self._sso.config
         return f"<SSOProvider {config.subject} profile={config.profile!r}>"
+
+    async def retrieve(self) -> Credentials:
+        """Fetch new credentials (through the shared cache if there is one).
+
+        Bypasses the in-memory state; use :meth:`get_credentials` in applications.
+        """
+        return await self._retrieve()
 
     @property
     def config(self) -> SSOConfig:
-        """The resolved SSO configuration."""
-        return self.source.config
-
-    @property
-    def cache(self) -> CredentialsCache:
-        """The provider's own :class:`CredentialsCache`."""
-        return self._cache
+        """The resolved SSO configuration: account, role, region, start URL, session."""
+        return self._sso.config
 
     @property
     def duration(self) -> dt.timedelta:
         """1 hour: the shortest session an IAM Identity Center permission set grants."""
         return dt.timedelta(hours=1)
-
-    @property
-    def serial_number(self) -> None:
-        """None: no MFA device is involved."""
-        return None
-
-    def _subject(self) -> str:
-        return self.source.config.subject
-
-    async def _fetch(self) -> tuple[Credentials, _Sealed[dict[str, Any]]]:
-        return await self.source.fetch()
-
-    async def retrieve(self) -> Credentials:
-        """Fetch new credentials, through the shared cache if there is one.
-
-        Bypasses the in-memory cache; use :meth:`get_credentials` in applications.
-        """
-        if self._shared_cache is None:
-            return await self.source.retrieve()
-        return await fetch_shared(
-            self, self._shared_cache, self.source.cache_key, None, self._cache
-        )
-
-    async def get_credentials(self) -> Credentials:
-        """Usable credentials through the provider's cache, refreshing if due."""
-        return await self._cache.get()
-
-    def invalidate(self, access_key_id: str) -> None:
-        """Mark those credentials as rejected; see :meth:`CredentialsCache.invalidate`."""
-        self._cache.invalidate(access_key_id)
-
-    async def force_refresh(self) -> Credentials:
-        """Refresh now, ignoring backoff; see :meth:`CredentialsCache.force_refresh`."""
-        return await self._cache.force_refresh()
-
-    def is_expired(self) -> bool:
-        """True when there are no credentials or the expiry window has begun."""
-        return self._cache.is_expired()
-
-    async def aclose(self) -> None:
-        """Cancel a fetch in flight, failing its waiters; see :meth:`CredentialsCache.aclose`."""
-        await self._cache.aclose()
-
-    async def __aenter__(self) -> SSOProvider:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

@@ -19,6 +19,7 @@ from .._cache_format import (
     DEFAULT_DIRECTORY,
     assume_role_cache_key,
     directory_problem,
+    profile_role_request,
     read_entry,
     sso_role_cache_key,
 )
@@ -70,40 +71,26 @@ def warm_entry(profile: str, *, mfa_session: bool = False) -> dict[str, Any] | N
     """The cached credentials of ``profile``'s role, if fresh enough to hand out.
 
     The key is the one the profile's top :class:`AssumeRoleProvider` uses: the
-    AssumeRole request its profile configures, keyed by the shared function.
-    With an MFA session the role is assumed without ``SerialNumber``, so the
-    key has none. An IAM Identity Center profile's key is the AWS CLI v2's
-    (botocore's ``SSOCredentialFetcher``). Anything unexpected means a miss;
-    the full path then reports it.
+    AssumeRole request its profile configures (:func:`profile_role_request`,
+    which the profile code builds the hop from), keyed by the shared function.
+    The entry is read by FileCache's reader, with the role check. With an MFA
+    session the role is assumed without ``SerialNumber``, so the key has none.
+    An IAM Identity Center profile's key is the AWS CLI v2's (botocore's
+    ``SSOCredentialFetcher``). Anything unexpected means a miss; the full
+    path then reports it.
     """
     try:
         section = _profile_section(profile)
     except Exception:
         return None
-    role_arn = section.get("role_arn")
-    if not isinstance(role_arn, str):
+    try:
+        request = profile_role_request(section, mfa_session=mfa_session)
+    except ValueError:
+        return None
+    if request is None:
         return None if mfa_session else _warm_sso_entry(section)
-    request: dict[str, Any] = {"RoleArn": role_arn}
-    for key, name in (
-        ("role_session_name", "RoleSessionName"),
-        ("external_id", "ExternalId"),
-        ("mfa_serial", "SerialNumber"),
-    ):
-        if section.get(key) is not None and not (mfa_session and key == "mfa_serial"):
-            request[name] = str(section[key])
-    duration: int | None = None
-    if section.get("duration_seconds") is not None:
-        try:
-            duration = int(str(section["duration_seconds"]).strip())
-        except ValueError:
-            return None
-        request["DurationSeconds"] = duration
-    key = assume_role_cache_key(
-        request,
-        explicit_session_name="RoleSessionName" in request,
-        explicit_duration=duration is not None,
-    )
-    return _fresh_entry(key, duration)
+    key = assume_role_cache_key(request, explicit_session_name=True, explicit_duration=True)
+    return _fresh_entry(key, request["RoleArn"], request.get("DurationSeconds"))
 
 
 def _warm_sso_entry(section: dict[str, Any]) -> dict[str, Any] | None:
@@ -122,20 +109,24 @@ def _warm_sso_entry(section: dict[str, Any]) -> dict[str, Any] | None:
         session_name=session_name if isinstance(session_name, str) else None,
         start_url=start_url if isinstance(start_url, str) else "",
     )
-    return _fresh_entry(key, None)
+    return _fresh_entry(key, None, None)
 
 
-def _fresh_entry(key: str, duration: int | None) -> dict[str, Any] | None:
+def _fresh_entry(key: str, role_arn: str | None, duration: int | None) -> dict[str, Any] | None:
+    """The entry ``key`` of the AWS CLI's cache, if trusted and fresh enough to hand out."""
     directory = os.path.expanduser(DEFAULT_DIRECTORY)
     try:
         if directory_problem(os.stat(directory)) is not None:
             return None
     except OSError:
         return None
-    entry = read_entry(directory, key)
+    # The same reader as FileCache's, with the role check: an entry for another
+    # role under this file name is never handed out.
+    entry = read_entry(directory, key, role_arn=role_arn)
     if entry is None:
         return None
-    if entry["Expiration"].timestamp() - time.time() <= min_remaining(duration):
+    remaining = entry["Expiration"].timestamp() - time.time()
+    if remaining <= min_remaining(duration):
         return None
     return entry
 
@@ -164,13 +155,18 @@ def _fields(credentials: Credentials) -> dict[str, Any]:
     }
 
 
+def _duration_seconds(top: object) -> float | None:
+    duration = getattr(top, "duration", None)
+    return None if duration is None else float(duration.total_seconds())
+
+
 async def _cold(profile: str, cache: bool, mfa_session: float | None) -> dict[str, Any]:
     from ._profile import open_profile
 
     chain = open_profile(profile, cache=cache, mfa_session=mfa_session)
     try:
-        credentials = await chain.get_credentials()
-        needed = min_remaining(chain.top.duration.total_seconds())
+        credentials = await chain.top.get()
+        needed = min_remaining(_duration_seconds(chain.top))
         if credentials.expires_at - time.time() <= needed:
             # A cached entry too old for botocore: one refresh. If it fails, the
             # credentials held are still valid: hand them out rather than fail.
@@ -179,7 +175,7 @@ async def _cold(profile: str, cache: bool, mfa_session: float | None) -> dict[st
             try:
                 credentials = await chain.top.force_refresh()
             except CredentialsError as error:
-                if chain.is_expired():
+                if chain.top.is_expired():
                     raise
                 log.warning("could not refresh early: %s; handing out what is held", error)
         return _fields(credentials)

@@ -139,8 +139,8 @@ async def _serve(args: argparse.Namespace) -> int:
     host = loopback_host(args.host)  # before any prompt
     chain = open_profile(args.profile, cache=args.cache, mfa_session=args.mfa_session)
     try:
-        await chain.get_credentials()  # prompt now, in this terminal, not mid-request
-        async with credential_server(chain.get_credentials, host=host, port=args.port) as env:
+        await chain.top.get()  # prompt now, in this terminal, not mid-request
+        async with credential_server(chain.top.get, host=host, port=args.port) as env:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
