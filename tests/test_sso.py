@@ -25,6 +25,7 @@ from botocore.utils import JSONFileCache
 
 from aiostscreds import (
     ConfigurationError,
+    Credentials,
     FileCache,
     RefreshError,
     RefreshPolicy,
@@ -34,9 +35,12 @@ from aiostscreds import (
     session_from_profile,
 )
 from aiostscreds._cache_format import sso_role_cache_key, sso_token_cache_key
+from aiostscreds._source import SourceInfo
+from aiostscreds.caches import RedisCache
 from tests.cli_env import COMMAND
 
 from . import sso_fake
+from .redis_server import RedisServer
 from .sso_fake import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, ROLE_NAME, SSOFake
 
 pytestmark = pytest.mark.anyio
@@ -127,6 +131,18 @@ class Home:
     def token(self, *, legacy: bool = False) -> dict[str, Any]:
         return dict(json.loads(self.token_path(legacy=legacy).read_text()))
 
+    def run(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
+        """``argv`` as a subprocess in this home, with its environment only."""
+        return subprocess.run(
+            argv,
+            env=self.environment(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+            cwd=self.path,
+        )
+
     def environment(self) -> dict[str, str]:
         """A subprocess's whole environment: nothing inherited from the test runner's."""
         return {
@@ -171,14 +187,7 @@ def home(
 
 def run_command(home: Home, *args: str) -> subprocess.CompletedProcess[str]:
     """``aiostscreds ARGS`` in the home's environment."""
-    return subprocess.run(
-        [*COMMAND, *args],
-        env=home.environment(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+    return home.run([*COMMAND, *args])
 
 
 def library_locals(error: BaseException) -> Iterator[str]:
@@ -192,6 +201,12 @@ def library_locals(error: BaseException) -> Iterator[str]:
                 yield from (repr(value) for value in frame.f_locals.values())
             traceback = traceback.tb_next
         seen = seen.__cause__ if seen.__cause__ is not seen else None
+
+
+async def fetch(profile: str, client_config: Any = None, **options: Any) -> Credentials:
+    """One profile_provider's credentials, fetched once, the provider closed."""
+    async with profile_provider(profile, client_config=client_config, **options) as chain:
+        return await chain.top.get()
 
 
 def refresh_due(home: Home) -> None:
@@ -225,8 +240,7 @@ async def test_legacy_sso_start_url_profile_uses_its_own_token_file(
     home: Home, client_config: Any
 ) -> None:
     home.login(legacy=True)
-    async with profile_provider("legacy", client_config=client_config) as chain:
-        await chain.top.get()
+    await fetch("legacy", client_config)
     assert home.fake.role_calls == 1
 
 
@@ -273,8 +287,7 @@ async def test_token_near_expiry_is_refreshed_once_and_written_back_as_botocore_
 ) -> None:
     refresh_due(home)
     before = home.token()
-    async with profile_provider("dev", client_config=client_config) as chain:
-        await chain.top.get()
+    await fetch("dev", client_config)
     after = home.token()
     assert home.fake.token_calls == 1
     assert after["accessToken"] != before["accessToken"]
@@ -302,8 +315,7 @@ async def test_token_outside_botocores_window_is_not_refreshed(
     home: Home, client_config: Any
 ) -> None:
     home.login(lifetime=16 * 60)
-    async with profile_provider("dev", client_config=client_config) as chain:
-        await chain.top.get()
+    await fetch("dev", client_config)
     assert home.fake.token_calls == 0
 
 
@@ -348,8 +360,7 @@ async def test_failed_refresh_keeps_using_the_token_while_it_is_valid(
 ) -> None:
     refresh_due(home)
     home.fake.throttle_token_calls = 1
-    async with profile_provider("dev", client_config=client_config) as chain:
-        await chain.top.get()
+    await fetch("dev", client_config)
     assert (home.fake.token_calls, home.fake.role_calls) == (1, 1)
 
 
@@ -446,6 +457,33 @@ async def test_bad_sso_profile_is_a_configuration_error_naming_profile_and_key(
     assert home.fake.role_calls == 0
 
 
+async def test_sso_source_is_shared_like_any_other_and_not_mfa_derived(home: Home) -> None:
+    async with profile_provider("dev") as chain:
+        info = chain.top.source.info  # type: ignore[attr-defined]
+    key = sso_role_cache_key(
+        account_id=ACCOUNT_ID, role_name=ROLE_NAME, session_name=SESSION, start_url=START_URL
+    )
+    assert info == SourceInfo(kind="sso", role_arn=None, cache_key=key, mfa=False)
+
+
+async def test_two_hosts_share_one_get_role_credentials_through_redis(
+    home: Home, client_config: Any, redis_server: RedisServer
+) -> None:
+    home.login()
+    options: dict[str, Any] = {
+        "encryption_keys": [bytes(range(32))],
+        "namespace": f"sso{os.urandom(4).hex()}",
+    }
+    host_one, host_two = RedisCache(redis_server.url, **options), RedisCache(
+        redis_server.url, **options
+    )
+    async with host_one, host_two:
+        first = await fetch("dev", client_config, cache=host_one)
+        second = await fetch("dev", client_config, cache=host_two)
+    assert second.access_key_id == first.access_key_id
+    assert home.fake.role_calls == 1
+
+
 # Shared with botocore and the AWS CLI ------------------------------------------------
 
 
@@ -514,28 +552,14 @@ print(json.dumps({"key": credentials.access_key}))
 
 
 def run_boto3(home: Home, profile: str = "dev") -> str:
-    result = subprocess.run(
-        [sys.executable, "-c", BOTO3_SCRIPT, profile],
-        env=home.environment(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        cwd=home.path,
-    )
+    result = home.run([sys.executable, "-c", BOTO3_SCRIPT, profile])
     assert result.returncode == 0, result.stderr
     return str(json.loads(result.stdout)["key"])
 
 
-def run_aws_cli(home: Home, profile: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    result = subprocess.run(
-        [sys.executable, "-m", "awscli", "sts", "get-caller-identity", "--profile", profile],
-        env=env or home.environment(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        cwd=home.path,
+def run_aws_cli(home: Home, profile: str) -> dict[str, Any]:
+    result = home.run(
+        [sys.executable, "-m", "awscli", "sts", "get-caller-identity", "--profile", profile]
     )
     assert result.returncode == 0, result.stderr
     return dict(json.loads(result.stdout))
@@ -545,8 +569,7 @@ async def test_boto3_and_the_aws_cli_use_the_token_the_library_refreshed(
     home: Home, client_config: Any
 ) -> None:
     refresh_due(home)
-    async with profile_provider("dev", client_config=client_config) as chain:
-        await chain.top.get()
+    await fetch("dev", client_config)
     assert home.fake.token_calls == 1
     refreshed = home.token()["accessToken"]
     await anyio.to_thread.run_sync(run_boto3, home)
@@ -562,8 +585,7 @@ async def test_the_library_uses_the_token_botocore_refreshed(
     refresh_due(home)
     await anyio.to_thread.run_sync(run_boto3, home)
     assert home.fake.token_calls == 1
-    async with profile_provider("dev", client_config=client_config) as chain:
-        await chain.top.get()
+    await fetch("dev", client_config)
     assert home.fake.token_calls == 1
     assert home.fake.role_calls == 2
 
@@ -648,14 +670,7 @@ def test_credential_process_answers_an_sso_profile_from_the_cli_cache_without_ai
         "print(repr(heavy), file=sys.stderr)\n"
         "sys.exit(status)\n"
     )
-    warm = subprocess.run(
-        [sys.executable, "-c", probe],
-        env=home.environment(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    warm = home.run([sys.executable, "-c", probe])
     assert warm.returncode == 0, warm.stderr
     assert warm.stderr.strip() == "[]"
     assert json.loads(warm.stdout)["AccessKeyId"] == json.loads(cold.stdout)["AccessKeyId"]
