@@ -632,7 +632,9 @@ def test_sixteen_aws_cli_runs_through_credential_process_share_one_refresh_and_o
     assert (home.fake.token_calls, home.fake.role_calls) == (1, 1)
 
 
-def test_expired_token_gives_one_line_and_the_sso_exit_status(home: Home) -> None:
+def test_expired_token_gives_one_line_and_the_sso_exit_status_listed_in_help(
+    home: Home,
+) -> None:
     home.login(lifetime=-60, refreshable=False)
     for subcommand in ("credential-process", "export"):
         result = run_command(home, subcommand, "--profile", "dev")
@@ -643,6 +645,7 @@ def test_expired_token_gives_one_line_and_the_sso_exit_status(home: Home) -> Non
         assert "aws sso login --profile dev" in lines[0]
         assert "Traceback" not in result.stderr
     assert home.fake.role_calls == 0
+    assert "6 SSO sign-in needed" in run_command(home, "--help").stdout
 
 
 def test_sso_profile_works_with_export_and_exec(home: Home) -> None:
