@@ -484,6 +484,34 @@ async def test_two_hosts_share_one_get_role_credentials_through_redis(
     assert home.fake.role_calls == 1
 
 
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"account_id": "12"}, "account_id must be a 12-digit AWS account id"),
+        ({"account_id": None}, "account_id must be a non-empty single value"),
+        ({"role_name": ""}, "role_name must be a non-empty single value"),
+        ({"sso_region": "not a region"}, "sso_region must be a region name"),
+        ({"start_url": "corp"}, "start_url must be a URL"),
+        ({"sso_session": ""}, "sso_session must be a non-empty single value"),
+        ({"profile": ""}, "profile must be a non-empty str or None"),
+    ],
+)
+def test_sso_provider_arguments_are_checked_at_construction(
+    options: dict[str, Any], words: str
+) -> None:
+    from aiobotocore.session import AioSession
+
+    arguments: dict[str, Any] = {
+        "start_url": START_URL,
+        "sso_region": "us-east-1",
+        "account_id": ACCOUNT_ID,
+        "role_name": ROLE_NAME,
+        **options,
+    }
+    with pytest.raises(ConfigurationError, match=words):
+        SSOProvider(AioSession(), **arguments)
+
+
 # Shared with botocore and the AWS CLI ------------------------------------------------
 
 

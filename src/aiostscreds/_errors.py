@@ -73,10 +73,11 @@ class SSOLoginRequiredError(RefreshError):
     NAME``; the library never opens a browser itself.
 
     Attributes:
-        profile: The profile to sign in with.
+        profile: The profile to sign in with (None for an :class:`SSOProvider`
+            made without one).
     """
 
-    def __init__(self, message: str, *, profile: str, code: str | None = None) -> None:
+    def __init__(self, message: str, *, profile: str | None, code: str | None = None) -> None:
         super().__init__(message, recoverable=False, code=code)
         self.profile = profile
 
@@ -84,7 +85,9 @@ class SSOLoginRequiredError(RefreshError):
         return (_rebuild_login_error, (str(self), self.profile, self.code))
 
 
-def _rebuild_login_error(message: str, profile: str, code: str | None) -> SSOLoginRequiredError:
+def _rebuild_login_error(
+    message: str, profile: str | None, code: str | None
+) -> SSOLoginRequiredError:
     return SSOLoginRequiredError(message, profile=profile, code=code)
 
 

@@ -109,6 +109,16 @@ class SSOConfig:
         return f"role {self.role_name} in account {self.account_id}"
 
 
+# The constructor's parameter for each shared-config key.
+_PARAMETERS = {
+    "sso_account_id": "account_id",
+    "sso_role_name": "role_name",
+    "sso_region": "sso_region",
+    "sso_start_url": "start_url",
+    "sso_session": "sso_session",
+}
+
+
 def check_sso_config(
     *,
     profile: str | None,
@@ -119,9 +129,17 @@ def check_sso_config(
     session_name: object = None,
     where: str | None = None,
 ) -> SSOConfig:
-    """An :class:`SSOConfig`, every value checked; ConfigurationError names the key and where."""
-    if where is None:
-        where = f"profile {profile!r}" if profile is not None else "the SSO configuration"
+    """An :class:`SSOConfig`, every value checked.
+
+    A ConfigurationError names the key and ``where`` (a profile, by default
+    ``profile``); with neither, it names :class:`SSOProvider`'s parameter.
+    """
+    if where is None and profile is not None:
+        where = f"profile {profile!r}"
+
+    def name(key: str) -> str:
+        return _PARAMETERS[key] if where is None else f"{key} in {where}"
+
     values = {
         "sso_account_id": account_id,
         "sso_role_name": role_name,
@@ -129,29 +147,29 @@ def check_sso_config(
         "sso_start_url": start_url,
     }
     for key, value in values.items():
-        if value is None:
+        if value is None and where is not None:
             raise ConfigurationError(f"{where} uses IAM Identity Center (SSO) but sets no {key}")
         if not isinstance(value, str) or not value.strip():
-            raise ConfigurationError(f"{key} in {where} must be a non-empty single value")
+            raise ConfigurationError(f"{name(key)} must be a non-empty single value")
     assert isinstance(account_id, str) and isinstance(role_name, str)
     assert isinstance(region, str) and isinstance(start_url, str)
     if _ACCOUNT_ID.fullmatch(account_id) is None:
         raise ConfigurationError(
-            f"sso_account_id in {where} must be a 12-digit AWS account id (got {account_id!r})"
+            f"{name('sso_account_id')} must be a 12-digit AWS account id (got {account_id!r})"
         )
     if any(ord(char) < 0x20 for char in role_name):
-        raise ConfigurationError(f"sso_role_name in {where} may not contain control characters")
+        raise ConfigurationError(f"{name('sso_role_name')} may not contain control characters")
     if not start_url.startswith(("https://", "http://")):
         raise ConfigurationError(
-            f"sso_start_url in {where} must be a URL such as https://example.awsapps.com/start"
+            f"{name('sso_start_url')} must be a URL such as https://example.awsapps.com/start"
         )
     if session_name is not None and (not isinstance(session_name, str) or not session_name):
-        raise ConfigurationError(f"sso_session in {where} must be a non-empty single value")
+        raise ConfigurationError(f"{name('sso_session')} must be a non-empty single value")
     try:
         botocore.utils.validate_region_name(region)
     except botocore.exceptions.InvalidRegionError:
         raise ConfigurationError(
-            f"sso_region in {where} must be a region name such as us-east-1 (got {region!r})"
+            f"{name('sso_region')} must be a region name such as us-east-1 (got {region!r})"
         ) from None
     return SSOConfig(
         profile=profile,
@@ -287,7 +305,7 @@ class _Tokens:
         return SSOLoginRequiredError(
             f"IAM Identity Center (SSO) sign-in needed for {config.subject}: {reason}; "
             f"run `{config.login_command}`",
-            profile=config.profile or "",
+            profile=config.profile,
             code=code,
         )
 
@@ -591,14 +609,18 @@ class SSOProvider(CredentialsCache):
         cache: SharedCache | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        config = check_sso_config(
+        if profile is not None and (not isinstance(profile, str) or not profile):
+            raise ConfigurationError("profile must be a non-empty str or None")
+        config = attrs.evolve(
+            check_sso_config(
+                profile=None,  # errors name this constructor's parameters
+                account_id=account_id,
+                role_name=role_name,
+                region=sso_region,
+                start_url=start_url,
+                session_name=sso_session,
+            ),
             profile=profile,
-            account_id=account_id,
-            role_name=role_name,
-            region=sso_region,
-            start_url=start_url,
-            session_name=sso_session,
-            where="SSOProvider" if profile is None else None,
         )
         if not isinstance(refresh, RefreshPolicy):
             raise ConfigurationError("refresh must be a RefreshPolicy")
