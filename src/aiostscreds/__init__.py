@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         CredentialsExpiredError,
         CredentialsRejectedError,
         RefreshError,
+        SSOLoginRequiredError,
         TokenProviderError,
     )
     from ._policy import RefreshPolicy
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     )
     from ._session_token import SessionTokenProvider
     from ._source import CredentialSource
+    from ._sso import SSOProvider
     from ._terminal import terminal_token_provider
     from ._tokens import TokenProvider
     from ._totp import TOTPTokenProvider
@@ -58,6 +60,8 @@ __all__ = [
     "RedisCache",
     "RefreshError",
     "RefreshPolicy",
+    "SSOLoginRequiredError",
+    "SSOProvider",
     "SessionTokenProvider",
     "SharedCache",
     "TOTPTokenProvider",
@@ -87,12 +91,14 @@ _OWNERS = {
     "CredentialsExpiredError": "._errors",
     "CredentialsRejectedError": "._errors",
     "RefreshError": "._errors",
+    "SSOLoginRequiredError": "._errors",
     "TokenProviderError": "._errors",
     "RefreshPolicy": "._policy",
     "ProfileProvider": "._profiles",
     "TokenProviderRequiredError": "._profiles",
     "profile_provider": "._profiles",
     "session_from_profile": "._profiles",
+    "SSOProvider": "._sso",
     "AssumeRoleProvider": "._assume_role",
     "SessionTokenProvider": "._session_token",
     "terminal_token_provider": "._terminal",

@@ -33,6 +33,10 @@ __all__ = [
     "parse_expiration",
     "profile_role_request",
     "read_entry",
+    "read_private_json",
+    "sso_role_cache_key",
+    "sso_token_cache_key",
+    "write_private",
 ]
 
 log = logging.getLogger("aiostscreds")
@@ -116,6 +120,32 @@ def profile_role_request(
     return request
 
 
+def sso_role_cache_key(
+    *, account_id: str, role_name: str, session_name: str | None, start_url: str
+) -> str:
+    """botocore's ``SSOCredentialFetcher`` key: where the AWS CLI v2 keeps SSO role credentials.
+
+    The SHA-1 of the sorted, compact JSON of ``accountId``, ``roleName`` and
+    ``sessionName`` (an ``sso_session`` profile) or ``startUrl`` (a legacy one).
+    """
+    args: dict[str, str] = {"roleName": role_name, "accountId": account_id}
+    if session_name:
+        args["sessionName"] = session_name
+    else:
+        args["startUrl"] = start_url
+    text = json.dumps(args, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha1(text.encode("utf-8")).hexdigest()
+    return digest.replace(":", "_").replace(os.sep, "_").replace("/", "_")
+
+
+def sso_token_cache_key(*, session_name: str | None, start_url: str) -> str:
+    """botocore's ``SSOTokenLoader`` key: the token file ``~/.aws/sso/cache/<key>.json``.
+
+    The SHA-1 of the ``sso_session`` name, or of ``sso_start_url`` for a legacy profile.
+    """
+    return hashlib.sha1((session_name or start_url).encode("utf-8")).hexdigest()
+
+
 def directory_problem(info: os.stat_result) -> str | None:
     """Why a cache directory with this ``stat`` must not be used, or None.
 
@@ -179,6 +209,29 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLO
 
 
 def _read_trusted(path: str, name: str, role_arn: str | None) -> dict[str, Any] | None:
+    document = read_private_json(path, name)
+    if document is None:
+        return None
+    fields = document["Credentials"]
+    if not all(isinstance(fields.get(field), str) and fields[field] for field in FIELDS):
+        raise ValueError("incomplete Credentials")
+    assumed = document.get("AssumedRoleUser")
+    if role_arn is not None and assumed is not None and not same_role(assumed.get("Arn"), role_arn):
+        log.debug("credential cache entry %s is for another role than %s: ignored", name, role_arn)
+        return None
+    entry = dict(fields)
+    entry["Expiration"] = parse_expiration(fields["Expiration"])
+    return entry
+
+
+def read_private_json(path: str, name: str) -> Any:
+    """The JSON document in ``path`` if the file can be trusted, else None (DEBUG log).
+
+    Trusted: a regular file (never a symlink, FIFO or device: nothing blocks),
+    owned by the user and readable by nobody else. Raises ``ValueError``
+    (or ``RecursionError``) for text that is not JSON; callers treat any
+    exception as a corrupt file.
+    """
     try:
         # Check the type before opening: a FIFO is never opened at all.
         if not stat.S_ISREG(os.lstat(path).st_mode):
@@ -205,14 +258,25 @@ def _read_trusted(path: str, name: str, role_arn: str | None) -> dict[str, Any] 
             log.debug("credential cache entry %s is readable by others: ignored", name)
             return None
         raw = file.read(1 << 20)
-    document = json.loads(raw)
-    fields = document["Credentials"]
-    if not all(isinstance(fields.get(field), str) and fields[field] for field in FIELDS):
-        raise ValueError("incomplete Credentials")
-    assumed = document.get("AssumedRoleUser")
-    if role_arn is not None and assumed is not None and not same_role(assumed.get("Arn"), role_arn):
-        log.debug("credential cache entry %s is for another role than %s: ignored", name, role_arn)
-        return None
-    entry = dict(fields)
-    entry["Expiration"] = parse_expiration(fields["Expiration"])
-    return entry
+    return json.loads(raw)
+
+
+def write_private(directory: str | os.PathLike[str], name: str, text: str) -> None:
+    """Write ``text`` to ``<directory>/<name>`` atomically, mode 0600.
+
+    A temporary file in the same directory, flushed to disk, then renamed over
+    the old one: a reader sees the old file or the new one, never half of one.
+    """
+    import tempfile
+
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as file:  # mkstemp creates it 0600
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, os.path.join(directory, name))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

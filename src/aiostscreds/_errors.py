@@ -14,6 +14,7 @@ __all__ = [
     "CredentialsExpiredError",
     "CredentialsRejectedError",
     "RefreshError",
+    "SSOLoginRequiredError",
     "TokenProviderError",
 ]
 
@@ -61,6 +62,33 @@ class RefreshError(CredentialsError):
 
 def _rebuild_refresh_error(message: str, recoverable: bool, code: str | None) -> RefreshError:
     return RefreshError(message, recoverable=recoverable, code=code)
+
+
+class SSOLoginRequiredError(RefreshError):
+    """An IAM Identity Center (SSO) profile needs ``aws sso login`` before it works again.
+
+    The SSO access token is missing, expired, unusable or refused, and could
+    not be refreshed. Never recoverable: no retry helps until a human signs in.
+    The message names the profile and says to run ``aws sso login --profile
+    NAME``; the library never opens a browser itself.
+
+    Attributes:
+        profile: The profile to sign in with (None for an :class:`SSOProvider`
+            made without one).
+    """
+
+    def __init__(self, message: str, *, profile: str | None, code: str | None = None) -> None:
+        super().__init__(message, recoverable=False, code=code)
+        self.profile = profile
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_login_error, (str(self), self.profile, self.code))
+
+
+def _rebuild_login_error(
+    message: str, profile: str | None, code: str | None
+) -> SSOLoginRequiredError:
+    return SSOLoginRequiredError(message, profile=profile, code=code)
 
 
 class CredentialsExpiredError(CredentialsError):

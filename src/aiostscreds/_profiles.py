@@ -1,11 +1,12 @@
 """Shared-config profiles (``role_arn``, ``source_profile``, ``mfa_serial``,
-``web_identity_token_file``) as sessions.
+``web_identity_token_file``, IAM Identity Center) as sessions.
 
 The config is read with botocore's own loader (``AWS_CONFIG_FILE`` and
 ``AWS_SHARED_CREDENTIALS_FILE`` honoured) and validated at once. Each role
 hop of a chain becomes an :class:`AssumeRoleProvider` (an engine of its own),
 whose STS clients come from a session signed by the hop below it; a web
-identity at the bottom of a chain becomes a :class:`WebIdentityProvider`.
+identity at the bottom of a chain becomes a :class:`WebIdentityProvider`, an
+SSO profile an :class:`SSOProvider`.
 
 One idea, though over 400 lines: turning a shared-config profile into a chain of
 engines, as botocore would resolve it. Most of the length is the resolution
@@ -20,7 +21,7 @@ import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Union
 
 import attrs
 import botocore.exceptions
@@ -35,6 +36,7 @@ from ._cache_format import profile_role_request
 from ._errors import ConfigurationError
 from ._paths import check_path
 from ._policy import RefreshPolicy
+from ._sso import SSOConfig, SSOProvider, check_sso_config
 from ._sts import lifetime
 from ._tokens import TokenProvider
 from ._validation import (
@@ -61,11 +63,9 @@ _CREDENTIAL_SOURCES = {
     "EcsContainer": "container-role",
 }
 # Keys with which botocore can find credentials for a profile on its own.
-_OTHER_CREDENTIAL_KEYS = (
-    "credential_process",
-    "sso_session",
-    "sso_start_url",
-)
+_OTHER_CREDENTIAL_KEYS = ("credential_process",)
+# Keys that make a profile an IAM Identity Center (SSO) one.
+_SSO_KEYS = ("sso_session", "sso_start_url", "sso_account_id", "sso_role_name")
 # botocore's environment form of a web identity (AssumeRoleWithWebIdentityProvider).
 _WEB_IDENTITY_ENV = {
     "web_identity_token_file": "AWS_WEB_IDENTITY_TOKEN_FILE",
@@ -73,6 +73,8 @@ _WEB_IDENTITY_ENV = {
     "role_session_name": "AWS_ROLE_SESSION_NAME",
 }
 
+# What lies below a chain's role hops: a web identity or an SSO role, if anything.
+_Bottom = Union["_WebIdentity", SSOConfig, None]
 
 
 class TokenProviderRequiredError(ConfigurationError):
@@ -100,8 +102,9 @@ class _Hop:
 
     ``source`` says what signs its STS calls: ``("static", keys)``,
     ``("credential_source", name)``, ``("role",)`` for the hop below it,
-    ``("web_identity", _WebIdentity)``, or ``("profile", name)`` for a profile
-    whose credentials botocore resolves itself (``credential_process``, SSO...).
+    ``("web_identity", _WebIdentity)``, ``("sso", SSOConfig)``, or
+    ``("profile", name)`` for a profile whose credentials botocore resolves
+    itself (``credential_process``).
     """
 
     profile: str
@@ -232,6 +235,53 @@ def _web_identity(
     )
 
 
+def _sso(profiles: Mapping[str, Any], name: str, config: Mapping[str, Any]) -> SSOConfig | None:
+    """The IAM Identity Center role profile ``name`` configures, if it is an SSO profile.
+
+    As botocore's SSOProvider: ``sso_start_url`` and ``sso_region`` come from
+    the profile's ``[sso-session NAME]`` section when it names one (and must
+    agree with the profile's own), else from the profile (the legacy form).
+    """
+    if not any(_value(name, config, key) for key in _SSO_KEYS):
+        return None
+    keys = ("sso_start_url", "sso_region", "sso_account_id", "sso_role_name")
+    values = {key: _value(name, config, key) for key in keys}
+    session_name = _value(name, config, "sso_session")
+    if session_name is not None:
+        sessions = getattr(profiles, "sso_sessions", {})
+        section = sessions.get(session_name)
+        if not isinstance(section, Mapping):
+            raise ConfigurationError(
+                f"sso_session in profile {name!r} names [sso-session {session_name}], "
+                "which is not in the shared config"
+            )
+        for key in ("sso_start_url", "sso_region"):
+            theirs = section.get(key)
+            if theirs is None:
+                continue
+            if not isinstance(theirs, str):
+                raise ConfigurationError(
+                    f"{key} in [sso-session {session_name}] must be a single value"
+                )
+            if values[key] is not None and values[key] != theirs:
+                raise ConfigurationError(
+                    f"{key} in profile {name!r} differs from {key} in "
+                    f"[sso-session {session_name}]; set it in one place"
+                )
+            values[key] = theirs
+    return check_sso_config(
+        profile=name,
+        account_id=values["sso_account_id"],
+        role_name=values["sso_role_name"],
+        region=values["sso_region"],
+        start_url=values["sso_start_url"],
+        session_name=session_name,
+        where=None
+        if session_name is None
+        else f"profile {name!r} (with [sso-session {session_name}])",
+    )
+
+
 def _source_of(
     profiles: Mapping[str, Mapping[str, Any]],
     name: str,
@@ -285,6 +335,9 @@ def _source_of(
         return ("static", keys)
     if _value(source, source_config, "role_arn"):
         return ("role",)
+    sso = _sso(profiles, source, source_config)
+    if sso is not None:
+        return ("sso", sso)
     if any(_value(source, source_config, key) for key in _OTHER_CREDENTIAL_KEYS):
         return ("profile", source)
     raise ConfigurationError(
@@ -296,8 +349,8 @@ def _source_of(
 
 def _resolve(
     profiles: Mapping[str, Mapping[str, Any]], requested: str, *, use_environment: bool
-) -> tuple[_WebIdentity | None, list[_Hop]]:
-    """The bottom web identity (if any) and the role hops above it, up to ``requested``.
+) -> tuple[_Bottom, list[_Hop]]:
+    """The bottom web identity or SSO role (if any) and the role hops above it.
 
     ``(None, [])`` means ``requested`` configures no role: aiobotocore's own
     session serves it.
@@ -314,7 +367,8 @@ def _resolve(
         if web_identity is not None:
             return web_identity, []
         if role_arn is None:
-            return None, []
+            sso = _sso(profiles, requested, config) if requested in profiles else None
+            return sso, []
     hops: list[_Hop] = []
     visited: list[str] = []
     name = requested
@@ -329,7 +383,7 @@ def _resolve(
         _option(name, config, "mfa_serial", "serialNumberType")
         _option(name, config, "external_id", "externalIdType")
         _option(name, config, "role_session_name", "roleSessionNameType")
-        _duration(name, config, chained=source[0] in ("role", "web_identity"))
+        _duration(name, config, chained=source[0] in ("role", "web_identity", "sso"))
         request = profile_role_request(config)
         assert request is not None
         hops.append(
@@ -343,7 +397,7 @@ def _resolve(
                 duration_seconds=request.get("DurationSeconds"),
             )
         )
-        if source[0] == "web_identity":
+        if source[0] in ("web_identity", "sso"):
             return source[1], list(reversed(hops))
         if source[0] != "role":
             return None, list(reversed(hops))
@@ -382,7 +436,7 @@ def _source_session(
     elif kind == "static":
         access_key, secret_key, token = hop.source[1]
         session.set_credentials(access_key, secret_key, token)
-    elif kind in ("role", "web_identity"):
+    elif kind in ("role", "web_identity", "sso"):
         assert below is not None
         install(session, below)
     return session
@@ -390,7 +444,9 @@ def _source_session(
 
 def _load_profiles() -> Mapping[str, Mapping[str, Any]]:
     try:
-        profiles = AioSession().full_config.get("profiles", {})
+        full_config = AioSession().full_config
+        profiles = full_config.get("profiles", {})
+        sso_sessions = full_config.get("sso_sessions", {})
     except (botocore.exceptions.BotoCoreError, OSError, UnicodeError) as error:
         # A duplicate section, a BOM, bytes that are not UTF-8, a bad sub-section...
         # Only the inner error's type is quoted: configparser's messages quote the
@@ -404,18 +460,24 @@ def _load_profiles() -> Mapping[str, Mapping[str, Any]]:
         ) from None
     if not isinstance(profiles, Mapping):
         raise ConfigurationError("the shared config holds no profiles")
-    return _Profiles(
+    loaded = _Profiles(
         (name, _Section(section) if isinstance(section, dict) else section)
         for name, section in profiles.items()
     )
+    if isinstance(sso_sessions, Mapping):
+        loaded.sso_sessions = dict(sso_sessions)
+    return loaded
 
 
 class _Profiles(dict[str, Any]):
     """The shared config's profiles, with a repr that names them only.
 
     They hold secret keys, and error reporters record repr() of the locals of
-    every frame a ConfigurationError passes.
+    every frame a ConfigurationError passes. ``sso_sessions`` holds the
+    ``[sso-session NAME]`` sections.
     """
+
+    sso_sessions: dict[str, Any] = {}  # noqa: RUF012 (replaced per instance, never mutated)
 
     def __repr__(self) -> str:
         return f"<profiles {sorted(self)!r}>"
@@ -461,10 +523,9 @@ def _assemble(
     session_profile = profile if profile in profiles else None
     if profile not in profiles and env_keys_win:
         return _base_session(None, region_name, client_config), []
-    web_identity, chain = _resolve(
-        profiles, profile, use_environment=not explicit and not env_keys_win
-    )
-    if web_identity is None and not chain:
+    bottom, chain = _resolve(profiles, profile, use_environment=not explicit and not env_keys_win)
+    web_identity = bottom if isinstance(bottom, _WebIdentity) else None
+    if bottom is None and not chain:
         # botocore's own session: a profile that came from the environment stays
         # implicit there too, so its environment keys keep their precedence.
         plain = session_profile if explicit else None
@@ -492,10 +553,24 @@ def _assemble(
             client_config=client_config,
         )
         hops.append(below)
+    if isinstance(bottom, SSOConfig):
+        below = SSOProvider(
+            _base_session(bottom.profile, None, client_config),
+            start_url=bottom.start_url,
+            sso_region=bottom.region,
+            account_id=bottom.account_id,
+            role_name=bottom.role_name,
+            sso_session=bottom.session_name,
+            profile=bottom.profile,
+            client_config=client_config,
+            refresh=refresh,
+            cache=cache,
+        )
+        hops.append(below)
     if mfa_session is not None:
         from ._mfa_session import mfa_session_chain
 
-        if web_identity is not None or not chain:
+        if bottom is not None or not chain:
             raise ConfigurationError(
                 f"mfa_session needs a role profile on an IAM user's long-term keys; "
                 f"profile {profile!r} is not one"
@@ -564,7 +639,7 @@ def session_from_profile(
         token_provider: Gives MFA codes for every profile in the chain that
             has ``mfa_serial``. Required when one does.
         cache: A :class:`SharedCache` (:class:`FileCache`, :class:`RedisCache`)
-            shared by every AssumeRole hop.
+            shared by every AssumeRole hop and an SSO role at the bottom.
         refresh: The refresh policy of every hop.
         region_name: The region for the session and its STS calls; default
             the profile's ``region``.
@@ -588,7 +663,12 @@ def session_from_profile(
     ``role_session_name``, ``duration_seconds`` (validated; without it no
     ``DurationSeconds`` is sent and STS gives 1 hour, as with botocore and the
     AWS CLI; a chained role may not ask for more than 1 hour) and ``region``.
-    A profile without a role gives aiobotocore's own session for it.
+    IAM Identity Center profiles (``sso_session`` with its ``[sso-session]``
+    section, or the legacy ``sso_start_url`` and ``sso_region``, with
+    ``sso_account_id`` and ``sso_role_name``), requested directly or as the
+    ``source_profile`` of a role, become an :class:`SSOProvider` sharing
+    ``cache`` too. A profile without a role gives aiobotocore's own session
+    for it.
 
     Each hop refreshes on its own, so an MFA hop prompts once per refresh of
     that hop.
@@ -619,7 +699,8 @@ class ProfileProvider:
 
     Made by :func:`profile_provider`. Each hop of the chain is a
     :class:`CredentialsCache` (an :class:`AssumeRoleProvider`, a
-    :class:`WebIdentityProvider`, or an MFA session's cache); the session signs
+    :class:`WebIdentityProvider`, an :class:`SSOProvider`, or an MFA session's
+    cache); the session signs
     with :attr:`top`. Use the top hop's own API: ``handle.top.get()``,
     ``handle.top.force_refresh()``, ``handle.top.invalidate(key)``... Lower hops
     refresh on their own when the top one needs them. It is an async context
@@ -683,8 +764,8 @@ def profile_provider(
 
     Raises:
         ConfigurationError: As :func:`session_from_profile`, and also when the
-            profile configures neither ``role_arn`` nor a web identity, so that
-            there is no provider to hand out.
+            profile configures neither ``role_arn``, a web identity nor an SSO
+            role, so that there is no provider to hand out.
         TokenProviderRequiredError: A profile in the chain has ``mfa_serial``
             and ``token_provider`` is None.
     """
@@ -700,7 +781,8 @@ def profile_provider(
     if not hops:
         name = profile or "the default chain"
         raise ConfigurationError(
-            f"profile {name!r} configures neither role_arn nor web_identity_token_file: "
-            "there is no STS provider to hand out (use session_from_profile)"
+            f"profile {name!r} configures neither role_arn, web_identity_token_file nor "
+            "IAM Identity Center (SSO): there is no provider to hand out "
+            "(use session_from_profile)"
         )
     return ProfileProvider(session.profile, session, hops)

@@ -24,7 +24,9 @@ __all__ = ["CredentialSource", "ShareableSource", "SourceInfo", "SourceKind"]
 
 _T = TypeVar("_T")
 
-SourceKind = Literal["assume_role", "session_token", "web_identity", "mfa_session", "custom"]
+SourceKind = Literal[
+    "assume_role", "session_token", "web_identity", "mfa_session", "sso", "custom"
+]
 
 
 @runtime_checkable
@@ -41,7 +43,8 @@ class SourceInfo:
     """What a source fetches, as a shared cache needs to know it.
 
     Attributes:
-        kind: The STS operation (or ``"custom"``).
+        kind: The STS operation, ``"sso"`` (IAM Identity Center's
+            GetRoleCredentials), or ``"custom"``.
         role_arn: The role the credentials are for; ``None`` for the calling
             user's own session. A shared cache's ``load`` checks entries against it.
         cache_key: The shared cache's key (the AWS CLI's); ``None``: never shared.

@@ -133,8 +133,18 @@ def _raised_by_response_parser(error: BaseException) -> bool:
     return False
 
 
+# Request parameters that are secrets: STS's, and the SSO portal's and SSO-OIDC's.
+_SECRET_PARAMETERS = (
+    "TokenCode",
+    "WebIdentityToken",
+    "accessToken",
+    "refreshToken",
+    "clientSecret",
+)
+
+
 def _scrub(text: str, request: Sealed[dict[str, Any]]) -> str:
-    for name in ("TokenCode", "WebIdentityToken"):
+    for name in _SECRET_PARAMETERS:
         secret = request.value.get(name)
         if secret:
             text = text.replace(secret, "***")

@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import stat
-import tempfile
 import time
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from .._cache_format import DEFAULT_DIRECTORY, directory_problem, read_entry
+from .._cache_format import DEFAULT_DIRECTORY, directory_problem, read_entry, write_private
 from .._credentials import Credentials
 from .._errors import ConfigurationError
 from .._paths import check_path
@@ -183,18 +182,7 @@ class FileCache:
         }
         if credentials.account_id:
             document["Credentials"]["AccountId"] = credentials.account_id
-        text = json.dumps(document, default=str)
-        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=f".{key}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as file:  # mkstemp creates it 0600
-                file.write(text)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, self._path(key, ".json"))
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+        write_private(self.directory, f"{key}.json", json.dumps(document, default=str))
 
     async def load(self, key: str, *, role_arn: str | None = None) -> Credentials | None:
         """The credentials stored under ``key``, if a trustworthy entry exists."""

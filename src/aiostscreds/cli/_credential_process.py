@@ -21,6 +21,7 @@ from .._cache_format import (
     directory_problem,
     profile_role_request,
     read_entry,
+    sso_role_cache_key,
 )
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING would import typing
@@ -74,7 +75,9 @@ def warm_entry(profile: str, *, mfa_session: bool = False) -> dict[str, Any] | N
     which the profile code builds the hop from), keyed by the shared function.
     The entry is read by FileCache's reader, with the role check. With an MFA
     session the role is assumed without ``SerialNumber``, so the key has none.
-    Anything unexpected means a miss; the full path then reports it.
+    An IAM Identity Center profile's key is the AWS CLI v2's (botocore's
+    ``SSOCredentialFetcher``). Anything unexpected means a miss; the full
+    path then reports it.
     """
     try:
         section = _profile_section(profile)
@@ -85,8 +88,32 @@ def warm_entry(profile: str, *, mfa_session: bool = False) -> dict[str, Any] | N
     except ValueError:
         return None
     if request is None:
-        return None
+        return None if mfa_session else _warm_sso_entry(section)
     key = assume_role_cache_key(request, explicit_session_name=True, explicit_duration=True)
+    return _fresh_entry(key, request["RoleArn"], request.get("DurationSeconds"))
+
+
+def _warm_sso_entry(section: dict[str, Any]) -> dict[str, Any] | None:
+    """The cached role credentials of an SSO profile, under the AWS CLI v2's key."""
+    if section.get("web_identity_token_file") is not None:
+        return None
+    account_id, role_name = section.get("sso_account_id"), section.get("sso_role_name")
+    session_name, start_url = section.get("sso_session"), section.get("sso_start_url")
+    if not isinstance(account_id, str) or not isinstance(role_name, str):
+        return None
+    if not isinstance(session_name, str) and not isinstance(start_url, str):
+        return None
+    key = sso_role_cache_key(
+        account_id=account_id,
+        role_name=role_name,
+        session_name=session_name if isinstance(session_name, str) else None,
+        start_url=start_url if isinstance(start_url, str) else "",
+    )
+    return _fresh_entry(key, None, None)
+
+
+def _fresh_entry(key: str, role_arn: str | None, duration: int | None) -> dict[str, Any] | None:
+    """The entry ``key`` of the AWS CLI's cache, if trusted and fresh enough to hand out."""
     directory = os.path.expanduser(DEFAULT_DIRECTORY)
     try:
         if directory_problem(os.stat(directory)) is not None:
@@ -95,11 +122,11 @@ def warm_entry(profile: str, *, mfa_session: bool = False) -> dict[str, Any] | N
         return None
     # The same reader as FileCache's, with the role check: an entry for another
     # role under this file name is never handed out.
-    entry = read_entry(directory, key, role_arn=request["RoleArn"])
+    entry = read_entry(directory, key, role_arn=role_arn)
     if entry is None:
         return None
     remaining = entry["Expiration"].timestamp() - time.time()
-    if remaining <= min_remaining(request.get("DurationSeconds")):
+    if remaining <= min_remaining(duration):
         return None
     return entry
 

@@ -8,13 +8,14 @@ import os
 import sys
 from collections.abc import Sequence
 
-__all__ = ["EXIT_CONFIGURATION", "EXIT_MFA", "EXIT_STS", "main"]
+__all__ = ["EXIT_CONFIGURATION", "EXIT_MFA", "EXIT_SSO_LOGIN", "EXIT_STS", "main"]
 
 # Exit statuses, one per kind of failure (2 is argparse's, for usage errors).
 EXIT_ERROR = 1
 EXIT_CONFIGURATION = 3
 EXIT_MFA = 4
 EXIT_STS = 5
+EXIT_SSO_LOGIN = 6
 EXIT_INTERRUPTED = 130
 
 _DESCRIPTION = """\
@@ -23,7 +24,8 @@ boto3, Terraform, Go or Java programs, all through the same refreshing,
 single-flight credential cache.
 
 exit statuses: 0 success, 2 usage, 3 configuration error, 4 MFA code not
-had, 5 STS or network failure (exec: the command's own status).
+had, 5 STS or network failure, 6 SSO sign-in needed (run aws sso login)
+(exec: the command's own status).
 """
 
 _CONFIG_LINES = """\
@@ -179,8 +181,17 @@ def _configure_logging(debug: bool) -> None:
 
 
 def _exit_status(error: BaseException) -> int:
-    from .._errors import ConfigurationError, CredentialsError, TokenProviderError
+    from .._errors import (
+        ConfigurationError,
+        CredentialsError,
+        SSOLoginRequiredError,
+        TokenProviderError,
+    )
 
+    if isinstance(error, SSOLoginRequiredError) or isinstance(
+        error.__cause__, SSOLoginRequiredError
+    ):
+        return EXIT_SSO_LOGIN
     if isinstance(error, ConfigurationError):
         return EXIT_CONFIGURATION
     if isinstance(error, TokenProviderError):
