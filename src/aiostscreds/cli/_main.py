@@ -48,7 +48,9 @@ def _duration(text: str) -> float:
 
 
 def _six_digits(text: str) -> str:
-    if len(text) != 6 or not text.isascii() or not text.isdigit():
+    from .._tokens import is_mfa_code
+
+    if not is_mfa_code(text):
         raise argparse.ArgumentTypeError("an MFA code is exactly six digits, such as 123456")
     return text
 
