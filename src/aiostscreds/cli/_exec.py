@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import logging
 import os
 import signal
 import sys
@@ -12,6 +14,8 @@ from collections.abc import Mapping
 from .._errors import ConfigurationError
 
 __all__ = ["child_environment", "run_exec"]
+
+log = logging.getLogger("aiostscreds")
 
 # Variables through which an SDK in the child could pick another source.
 _REMOVED = (
@@ -37,6 +41,48 @@ def child_environment(environ: Mapping[str, str], added: Mapping[str, str]) -> d
     env = {name: value for name, value in environ.items() if name not in _REMOVED}
     env.update(added)
     return env
+
+
+# Signals a terminal sends to its whole foreground process group (Ctrl-C, a hangup).
+_FROM_TERMINAL = (signal.SIGINT, signal.SIGHUP)
+_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _in_terminal_foreground(pid: int) -> bool:
+    """Whether ``pid``'s process group is the controlling terminal's foreground group.
+
+    If so, a Ctrl-C (or hangup) there reached it directly, as it reached us.
+    """
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False  # no controlling terminal: no signal came from one
+    try:
+        return os.tcgetpgrp(fd) == os.getpgid(pid)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _name(signum: int) -> str:
+    return signal.Signals(signum).name
+
+
+def _signal_child(child: asyncio.subprocess.Process, signum: int) -> None:
+    """Send ``signum`` to the child, unless the terminal already did.
+
+    ``os.kill``, not ``Process.send_signal``: that polls the child and can reap it
+    before asyncio's watcher does, which then reports status 255.
+    """
+    if signum in _FROM_TERMINAL and _in_terminal_foreground(child.pid):
+        log.debug("%s reached the command from the terminal: not sent again", _name(signum))
+        return
+    if child.returncode is not None:
+        return
+    log.debug("sending %s to the command", _name(signum))
+    with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+        os.kill(child.pid, signum)
 
 
 def _command(args: argparse.Namespace) -> list[str]:
@@ -65,10 +111,10 @@ async def _run_with_server(args: argparse.Namespace, argv: list[str]) -> int:
                 if child is None:
                     early.append(signum)  # the child exists a moment later
                 else:
-                    child.send_signal(signum)
+                    _signal_child(child, signum)
 
             # Handlers go in before the child starts, so no signal is lost.
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in _FORWARDED:
                 loop.add_signal_handler(sig, forward, sig)
             try:
                 try:
@@ -79,10 +125,12 @@ async def _run_with_server(args: argparse.Namespace, argv: list[str]) -> int:
                     )
                     return 127 if isinstance(error, FileNotFoundError) else 126
                 for pending in early:
-                    child.send_signal(pending)
+                    # Sent before the child existed: it cannot have had it.
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(child.pid, pending)
                 return await child.wait()
             finally:
-                for sig in (signal.SIGINT, signal.SIGTERM):
+                for sig in _FORWARDED:
                     loop.remove_signal_handler(sig)
     finally:
         await chain.aclose()

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from types import FrameType
 
 __all__ = ["EXIT_CONFIGURATION", "EXIT_MFA", "EXIT_STS", "main"]
 
@@ -137,7 +141,8 @@ def _parser() -> argparse.ArgumentParser:
         "credential server runs for the command's lifetime, so a long-running command "
         "keeps getting fresh credentials; --env passes static variables instead. "
         "AWS_PROFILE and any static keys are removed from the command's environment. "
-        "SIGINT and SIGTERM are forwarded; the exit status is the command's.",
+        "Ctrl-C reaches the command from the terminal, once; SIGTERM sent to aiostscreds "
+        "is passed on. The exit status is the command's.",
         usage="aiostscreds exec [options] -- COMMAND [ARGS...]",
     )
     exec_.add_argument(
@@ -192,30 +197,45 @@ def _exit_status(error: BaseException) -> int:
     return EXIT_ERROR
 
 
+class _Stopped(SystemExit):
+    """SIGTERM or SIGHUP: unwinds like SystemExit, so ``finally`` blocks (the prompt's
+    terminal restore among them) run, where the signal's default action runs none."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.signum = signum
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stopped(signum)
+
+
+@contextlib.contextmanager
+def _stopping_on_termination() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise :class:`_Stopped` while the command runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    stopping = (signal.SIGTERM, signal.SIGHUP)
+    previous = {signum: signal.signal(signum, _stop) for signum in stopping}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, run the subcommand, and turn failures into one stderr line."""
     args = _parser().parse_args(argv)
     _configure_logging(args.debug)
     try:
-        if args.run == "credential_process":
-            from ._credential_process import run_credential_process
-
-            return run_credential_process(args)
-        if args.run == "export":
-            from ._export import run_export
-
-            return run_export(args)
-        if args.run == "serve":
-            from ._server import run_serve
-
-            return run_serve(args)
-        if args.run == "exec":
-            from ._exec import run_exec
-
-            return run_exec(args)
-        from ._demo import run
-
-        return run(args)
+        with _stopping_on_termination():
+            return _run(args)
+    except _Stopped as stopped:
+        name = signal.Signals(stopped.signum).name
+        print(f"aiostscreds: stopped by {name}", file=sys.stderr)
+        return 128 + stopped.signum
     except KeyboardInterrupt:
         print("aiostscreds: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -228,3 +248,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = str(error) if isinstance(error, CredentialsError) else type(error).__name__
         print(f"aiostscreds: error: {text}", file=sys.stderr)
         return _exit_status(error)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.run == "credential_process":
+        from ._credential_process import run_credential_process
+
+        return run_credential_process(args)
+    if args.run == "export":
+        from ._export import run_export
+
+        return run_export(args)
+    if args.run == "serve":
+        from ._server import run_serve
+
+        return run_serve(args)
+    if args.run == "exec":
+        from ._exec import run_exec
+
+        return run_exec(args)
+    from ._demo import run
+
+    return run(args)

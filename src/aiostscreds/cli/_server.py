@@ -139,8 +139,9 @@ async def _serve(args: argparse.Namespace) -> int:
     host = loopback_host(args.host)  # before any prompt
     chain = open_profile(args.profile, cache=args.cache, mfa_session=args.mfa_session)
     try:
-        await chain.get_credentials()  # prompt now, in this terminal, not mid-request
+        # Bind first: a port in use fails before anyone types a code or STS is called.
         async with credential_server(chain.get_credentials, host=host, port=args.port) as env:
+            await chain.get_credentials()  # prompt now, in this terminal, not mid-request
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
