@@ -11,8 +11,6 @@ import signal
 import sys
 from collections.abc import Mapping
 
-from .._errors import ConfigurationError
-
 __all__ = ["child_environment", "run_exec"]
 
 log = logging.getLogger("aiostscreds")
@@ -85,15 +83,6 @@ def _signal_child(child: asyncio.subprocess.Process, signum: int) -> None:
         os.kill(child.pid, signum)
 
 
-def _command(args: argparse.Namespace) -> list[str]:
-    argv = list(args.argv)
-    if argv[:1] == ["--"]:
-        argv = argv[1:]
-    if not argv:
-        raise ConfigurationError("exec needs a command: aiostscreds exec -- COMMAND [ARGS...]")
-    return argv
-
-
 async def _run_with_server(args: argparse.Namespace, argv: list[str]) -> int:
     from ._profile import open_profile
     from ._server import credential_server
@@ -121,9 +110,10 @@ async def _run_with_server(args: argparse.Namespace, argv: list[str]) -> int:
                     child = await asyncio.create_subprocess_exec(*argv, env=env)
                 except OSError as error:
                     print(
-                        f"aiostscreds: cannot run {argv[0]!r}: {error.strerror}", file=sys.stderr
+                        f"aiostscreds: error: cannot run {argv[0]!r}: {error.strerror}",
+                        file=sys.stderr,
                     )
-                    return 127 if isinstance(error, FileNotFoundError) else 126
+                    return _cannot_run(error)
                 for pending in early:
                     # Sent before the child existed: it cannot have had it.
                     with contextlib.suppress(ProcessLookupError):
@@ -134,6 +124,12 @@ async def _run_with_server(args: argparse.Namespace, argv: list[str]) -> int:
                     loop.remove_signal_handler(sig)
     finally:
         await chain.aclose()
+
+
+def _cannot_run(error: OSError) -> int:
+    from ._main import EXIT_CANNOT_RUN, EXIT_NOT_FOUND
+
+    return EXIT_NOT_FOUND if isinstance(error, FileNotFoundError) else EXIT_CANNOT_RUN
 
 
 def _exit_like(status: int) -> int:
@@ -148,7 +144,7 @@ def _exit_like(status: int) -> int:
 
 def run_exec(args: argparse.Namespace) -> int:
     """Run the command; its exit status becomes the command's."""
-    argv = _command(args)
+    argv: list[str] = args.argv  # checked by the parser: not empty
     if args.env:
         from ._credential_process import obtain, process_document
 
@@ -166,6 +162,6 @@ def run_exec(args: argparse.Namespace) -> int:
         try:
             os.execvpe(argv[0], argv, env)  # the command takes over this process
         except OSError as error:
-            print(f"aiostscreds: cannot run {argv[0]!r}: {error.strerror}", file=sys.stderr)
-            return 127 if isinstance(error, FileNotFoundError) else 126
+            print(f"aiostscreds: error: cannot run {argv[0]!r}: {error.strerror}", file=sys.stderr)
+            return _cannot_run(error)
     return _exit_like(asyncio.run(_run_with_server(args, argv)))

@@ -122,7 +122,13 @@ async def credential_server(
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as error:
+            netloc = f"[{host}]" if ":" in host else host
+            raise ConfigurationError(
+                f"cannot listen on {netloc}:{port}: {error.strerror or type(error).__name__}"
+            ) from error
         bound_port = runner.addresses[0][1]
         netloc = f"[{host}]" if ":" in host else host
         yield {
