@@ -16,6 +16,7 @@ import pytest
 from aiostscreds.cli._main import EXIT_STATUSES
 from tests.cli_env import COMMAND, ROOT, command_env, run_on_terminal, write_config
 from tests.moto_recorder import recording
+from tests.test_cli import run as run_command
 
 # Names of the library's Python API, which the command's users never typed.
 LIBRARY_TERMS = re.compile(
@@ -31,15 +32,8 @@ def home(tmp_path: Path) -> Path:
 
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*COMMAND, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,  # no controlling terminal: no prompt can be answered
-    )
+    # A new session: no controlling terminal, so no prompt can be answered.
+    return run_command(args, env, start_new_session=True)
 
 
 def one_line(result: subprocess.CompletedProcess[str]) -> str:

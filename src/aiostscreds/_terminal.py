@@ -194,6 +194,7 @@ async def _wait_in_thread(fd: int, *, readable: bool) -> None:
     """
     wake_read, wake_write = socket.socketpair()
     done = Signal()
+    failed: list[OSError] = []
 
     def wait() -> None:
         try:
@@ -201,6 +202,8 @@ async def _wait_in_thread(fd: int, *, readable: bool) -> None:
                 select.select([fd, wake_read.fileno()], [], [])
             else:
                 select.select([wake_read.fileno()], [fd], [])
+        except OSError as error:  # raised in the awaiting task, not lost in this thread
+            failed.append(error)
         finally:
             wake_read.close()
             done.set()
@@ -213,6 +216,8 @@ async def _wait_in_thread(fd: int, *, readable: bool) -> None:
         with anyio.CancelScope(shield=True):
             await done.wait()
         done.close()
+    if failed:
+        raise failed[0]
 
 
 async def _read_line(wait: _Waiter) -> bytes:
