@@ -320,6 +320,23 @@ def test_where_the_loop_refuses_dev_tty_in_a_pipeline_a_thread_waits_for_the_cod
     assert terminal.echo_is_on()
 
 
+def test_where_the_loop_refuses_every_terminal_fd_a_thread_waits_for_the_code(
+    start: Any,
+) -> None:
+    terminal = start(
+        "prompt", extra_env={"TTY_CHILD_REFUSE_DEV_TTY": "all", "TTY_CHILD_STDIN_TTY": "1"}
+    )
+    terminal.wait_for_screen(PROMPT)
+    assert terminal.report() == {"loop_turning": True}
+    terminal.type(b"112233\n")
+    report = terminal.report()
+    assert report["code"] == "112233"
+    assert report["most_threads"] == report["threads_before"] + 1
+    returncode, stderr = terminal.finish()
+    assert (returncode, stderr) == (0, b"")
+    assert terminal.echo_is_on()
+
+
 def test_where_the_loop_refuses_dev_tty_ctrl_c_ends_the_prompt_and_restores_echo(
     start: Any,
 ) -> None:

@@ -192,8 +192,13 @@ SCENARIOS = {
 }
 
 def is_dev_tty(fd: Any) -> bool:
-    """Whether ``fd`` was opened through the ``/dev/tty`` alias (not the real device)."""
+    """Whether ``fd`` was opened through the ``/dev/tty`` alias (not the real device).
+
+    With ``TTY_CHILD_REFUSE_DEV_TTY=all``: whether ``fd`` is any terminal.
+    """
     number = fd if isinstance(fd, int) else fd.fileno()
+    if os.environ.get("TTY_CHILD_REFUSE_DEV_TTY") == "all":
+        return os.isatty(number)
     mode = os.fstat(number)
     return stat.S_ISCHR(mode.st_mode) and mode.st_rdev == os.stat("/dev/tty").st_rdev
 
@@ -241,6 +246,6 @@ if __name__ == "__main__":
         if os.environ.get("TTY_CHILD_STDIN_TTY") == "1":
             os.dup2(terminal, 0)
         os.close(terminal)
-    if os.environ.get("TTY_CHILD_REFUSE_DEV_TTY") == "1":
+    if os.environ.get("TTY_CHILD_REFUSE_DEV_TTY") in ("1", "all"):
         refuse_dev_tty(backend)
     anyio.run(SCENARIOS[scenario], backend=backend)
