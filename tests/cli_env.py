@@ -139,3 +139,96 @@ def run_on_terminal(
         seen.decode(errors="replace"),
         prompts,
     )
+
+
+class TerminalSession:
+    """The command running with a pty as its controlling terminal, driven step by step.
+
+    The test keeps the pty's slave side open, so the terminal's settings (echo) can be
+    read after the command has ended. stdout and stderr are pipes.
+    """
+
+    PATIENCE = 60.0  # seconds before a step gives up on a process that hangs
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        import fcntl
+        import pty
+        import subprocess
+        import termios
+
+        self.master, self.slave = pty.openpty()
+        slave = self.slave
+
+        def take_terminal() -> None:
+            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+        self.process = subprocess.Popen(
+            argv,
+            env=env,
+            stdin=slave,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=take_terminal,
+            pass_fds=(slave,),
+        )
+        self.screen = b""
+        self._stdout = b""
+
+    def echo_is_on(self) -> bool:
+        import termios
+
+        return bool(termios.tcgetattr(self.slave)[3] & termios.ECHO)
+
+    def wait_for_screen(self, text: str) -> None:
+        import select
+        import time
+
+        deadline = time.monotonic() + self.PATIENCE
+        while text.encode() not in self.screen:
+            ready, _, _ = select.select([self.master], [], [], deadline - time.monotonic())
+            assert ready, f"waited for {text!r}; the terminal shows {self.screen!r}"
+            self.screen += os.read(self.master, 4096)
+
+    def type(self, text: bytes) -> None:
+        os.write(self.master, text)
+
+    def stdout_line(self) -> str:
+        """The next line the process (or its child) writes to stdout."""
+        import select
+        import time
+
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        deadline = time.monotonic() + self.PATIENCE
+        while b"\n" not in self._stdout:
+            ready, _, _ = select.select([fd], [], [], deadline - time.monotonic())
+            assert ready, f"no line on stdout; got {self._stdout!r}"
+            data = os.read(fd, 4096)
+            if not data:
+                raise AssertionError(f"stdout ended, with {self._stdout!r}: {self.finish()}")
+            self._stdout += data
+        line, self._stdout = self._stdout.split(b"\n", 1)
+        return line.decode()
+
+    def finish(self) -> tuple[int, str]:
+        """Wait for the process to end; its return code and its stderr."""
+        import signal
+        import subprocess
+
+        try:
+            _, stderr = self.process.communicate(timeout=self.PATIENCE)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.communicate()
+            raise AssertionError("the process did not end") from None
+        return self.process.returncode, stderr.decode()
+
+    def close(self) -> None:
+        import signal
+
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.communicate()
+        os.close(self.master)
+        os.close(self.slave)

@@ -85,5 +85,6 @@ def test_demo_validates_mfa_code_with_argparse() -> None:
         [*DEMO, "--mfa-code", "12"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2
-    assert result.stderr.splitlines()[-1].endswith("an MFA code is exactly six digits, such as 123456")
+    [line] = result.stderr.splitlines()  # one line, no usage block
+    assert "an MFA code is exactly six digits, such as 123456" in line
     assert "Traceback" not in result.stderr

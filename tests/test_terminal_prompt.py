@@ -273,3 +273,150 @@ def test_no_terminal_is_a_clear_error(start: Any) -> None:
     returncode, stderr = terminal.finish()
     assert returncode == 0 and stderr == b""
     assert terminal.screen == b""
+
+
+# macOS: kqueue (asyncio's and trio's loop there) refuses to poll /dev/tty with EINVAL
+# but polls the real device. The child's loop refuses /dev/tty the same way.
+KQUEUE_LIKE = {"TTY_CHILD_REFUSE_DEV_TTY": "1"}
+STDIN_IS_THE_TERMINAL = {**KQUEUE_LIKE, "TTY_CHILD_STDIN_TTY": "1"}
+
+
+def test_where_the_loop_refuses_dev_tty_the_prompt_polls_the_real_device_on_stdin(
+    start: Any,
+) -> None:
+    terminal = start("prompt", extra_env=STDIN_IS_THE_TERMINAL)
+    terminal.wait_for_screen(PROMPT)
+    assert not terminal.echo_is_on() and terminal.canonical()
+    assert terminal.report() == {"loop_turning": True}
+    terminal.type(b"246802\n")
+    report = terminal.report()
+    assert report["code"] == "246802"
+    # The real device was polled on the event loop: no thread was needed.
+    assert report["most_threads"] == report["threads_before"]
+    returncode, stderr = terminal.finish()
+    assert (returncode, stderr) == (0, b"")
+    assert terminal.echo_is_on()
+
+
+def test_where_the_loop_refuses_dev_tty_in_a_pipeline_a_thread_waits_for_the_code(
+    start: Any,
+) -> None:
+    terminal = start("prompt", extra_env=KQUEUE_LIKE)  # stdin, stdout, stderr: pipes
+    terminal.wait_for_screen(PROMPT)
+    assert not terminal.echo_is_on()
+    assert terminal.report() == {"loop_turning": True}  # the loop is not blocked
+    terminal.type(b"135791\n")
+    report = terminal.report()
+    assert report["code"] == "135791"
+    assert report["most_threads"] == report["threads_before"] + 1  # the select() thread
+    returncode, stderr = terminal.finish()
+    assert (returncode, stderr) == (0, b"")
+    assert terminal.echo_is_on()
+
+
+def test_where_the_loop_refuses_every_terminal_fd_a_thread_waits_for_the_code(
+    start: Any,
+) -> None:
+    terminal = start(
+        "prompt", extra_env={"TTY_CHILD_REFUSE_DEV_TTY": "all", "TTY_CHILD_STDIN_TTY": "1"}
+    )
+    terminal.wait_for_screen(PROMPT)
+    assert terminal.report() == {"loop_turning": True}
+    terminal.type(b"112233\n")
+    report = terminal.report()
+    assert report["code"] == "112233"
+    assert report["most_threads"] == report["threads_before"] + 1
+    returncode, stderr = terminal.finish()
+    assert (returncode, stderr) == (0, b"")
+    assert terminal.echo_is_on()
+
+
+def test_where_the_loop_refuses_dev_tty_ctrl_c_ends_the_prompt_and_restores_echo(
+    start: Any,
+) -> None:
+    terminal = start("forever", extra_env=KQUEUE_LIKE)
+    terminal.wait_for_screen(PROMPT)
+    assert not terminal.echo_is_on()
+    terminal.type(b"\x03")
+    returncode, stderr = terminal.finish()
+    assert returncode == -signal.SIGINT, stderr
+    assert b"KeyboardInterrupt" in stderr
+    assert terminal.echo_is_on()
+
+
+def test_where_the_loop_refuses_dev_tty_cancellation_ends_the_prompt_at_once(
+    start: Any,
+) -> None:
+    terminal = start("cancel", extra_env=KQUEUE_LIKE)
+    terminal.wait_for_screen(PROMPT)
+    assert not terminal.echo_is_on()
+    assert terminal.report() == {"cancelled": True}
+    assert terminal.echo_is_on()  # while the program carries on
+    returncode, stderr = terminal.finish()
+    assert (returncode, stderr) == (0, b"")
+
+
+def test_where_the_loop_refuses_dev_tty_a_timed_out_prompt_lets_the_next_one_read(
+    start: Any,
+) -> None:
+    terminal = start("timeout", extra_env=KQUEUE_LIKE)
+    terminal.wait_for_screen(PROMPT)
+    assert "token_timeout" in terminal.report()["error"]
+    assert terminal.echo_is_on()
+    terminal.type(b"246810\n")
+    terminal.go()
+    assert terminal.report() == {"code": "246810"}
+    returncode, stderr = terminal.finish()
+    assert (returncode, stderr) == (0, b"")
+
+
+def test_where_the_loop_refuses_dev_tty_aclose_ends_the_prompt_and_sts_gets_the_code(
+    start: Any, fault_proxy: FaultProxy
+) -> None:
+    terminal = start("assume-role", extra_env={**KQUEUE_LIKE, "STS_ENDPOINT": fault_proxy.url})
+    terminal.wait_for_screen(PROMPT)
+    terminal.type(b"135790\n")
+    assert terminal.report() == {"assumed": True}
+    terminal.wait_for_screen(PROMPT, count=2)
+    terminal.go()  # aclose() while the second prompt waits in its thread
+    assert terminal.report() == {"errors": ["CredentialsError"]}
+    assert terminal.echo_is_on()
+    returncode, stderr = terminal.finish()
+    assert (returncode, stderr) == (0, b"")
+    assert [c.token_code for c in fault_proxy.credential_calls()] == ["135790"]
+
+
+def test_an_answer_that_is_not_six_digits_is_asked_again_up_to_three_times(
+    start: Any,
+) -> None:
+    terminal = start("prompt-error")
+    terminal.wait_for_screen(PROMPT)
+    terminal.type(b"abc\n")
+    terminal.wait_for_screen("That is not six digits.")
+    terminal.wait_for_screen(PROMPT, count=2)
+    terminal.type(b"12345\n")
+    terminal.wait_for_screen(PROMPT, count=3)
+    terminal.type(b"1234567\n")
+    report = terminal.report()
+    assert report["error"] == "no six-digit MFA code after 3 attempts"
+    assert "1234567" not in report["error"]
+    returncode, stderr = terminal.finish()
+    assert (returncode, stderr) == (0, b"")
+    assert terminal.screen.count(b"That is not six digits.") == 2
+    assert terminal.screen.count(PROMPT.encode()) == 3
+    assert terminal.echo_is_on()
+
+
+def test_a_malformed_answer_then_a_code_returns_the_code(start: Any) -> None:
+    terminal = start("prompt")
+    terminal.wait_for_screen(PROMPT)
+    terminal.type(b"abc\n")
+    terminal.wait_for_screen(PROMPT, count=2)
+    terminal.type(b"654321\n")
+    report = terminal.report()
+    if report == {"loop_turning": True}:
+        report = terminal.report()
+    assert report["code"] == "654321"
+    returncode, _ = terminal.finish()
+    assert returncode == 0
+    assert terminal.screen.count(b"That is not six digits.") == 1

@@ -5,13 +5,22 @@ it opens TTY (a pseudo-terminal's slave) first, which makes it the session's
 controlling terminal, so ``/dev/tty`` is that pty; TTY ``-`` leaves the
 process without one. It reports on stdout, one JSON object a line; stdin is a
 pipe from the test, which the prompt must never read.
+
+With ``TTY_CHILD_REFUSE_DEV_TTY=1`` in the environment the event loop refuses
+to poll ``/dev/tty`` exactly as macOS's kqueue does (``OSError(EINVAL)`` when
+it is registered) and polls the real device; with ``TTY_CHILD_STDIN_TTY=1``
+standard input is the terminal (an interactive shell) instead of a pipe.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import errno
 import json
 import os
+import selectors
+import stat
 import sys
 import threading
 from typing import Any
@@ -178,12 +187,65 @@ SCENARIOS = {
     "cancel": cancelled,
     "forever": forever,
     "no-terminal": prompt_error,
+    "prompt-error": prompt_error,
     "eof": prompt_error,
 }
+
+def is_dev_tty(fd: Any) -> bool:
+    """Whether ``fd`` was opened through the ``/dev/tty`` alias (not the real device).
+
+    With ``TTY_CHILD_REFUSE_DEV_TTY=all``: whether ``fd`` is any terminal.
+    """
+    number = fd if isinstance(fd, int) else fd.fileno()
+    if os.environ.get("TTY_CHILD_REFUSE_DEV_TTY") == "all":
+        return os.isatty(number)
+    mode = os.fstat(number)
+    return stat.S_ISCHR(mode.st_mode) and mode.st_rdev == os.stat("/dev/tty").st_rdev
+
+
+def refuse_dev_tty(backend: str) -> None:
+    """Make the event loop refuse ``/dev/tty`` as kqueue does: EINVAL at registration."""
+
+    def refused() -> OSError:
+        return OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+
+    if backend == "asyncio":
+
+        class KqueueLikeSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+            def register(self, fileobj: Any, events: int, data: Any = None) -> Any:
+                if is_dev_tty(fileobj):
+                    raise refused()
+                return super().register(fileobj, events, data)
+
+        class Policy(asyncio.DefaultEventLoopPolicy):
+            def new_event_loop(self) -> asyncio.AbstractEventLoop:
+                return asyncio.SelectorEventLoop(KqueueLikeSelector())
+
+        asyncio.set_event_loop_policy(Policy())
+    else:
+        # Trio on macOS registers with kqueue inside wait_readable/wait_writable.
+        from anyio._backends import _trio
+
+        def refusing(wait: Any) -> Any:
+            async def wait_for(fd: Any) -> None:
+                if is_dev_tty(fd):
+                    raise refused()
+                await wait(fd)
+
+            return wait_for
+
+        _trio.wait_readable = refusing(_trio.wait_readable)  # type: ignore[attr-defined]
+        _trio.wait_writable = refusing(_trio.wait_writable)  # type: ignore[attr-defined]
+
 
 if __name__ == "__main__":
     backend, scenario, tty = sys.argv[1:4]
     if tty != "-":
         # A session leader without a controlling terminal acquires the first one it opens.
-        os.close(os.open(tty, os.O_RDWR))
+        terminal = os.open(tty, os.O_RDWR)
+        if os.environ.get("TTY_CHILD_STDIN_TTY") == "1":
+            os.dup2(terminal, 0)
+        os.close(terminal)
+    if os.environ.get("TTY_CHILD_REFUSE_DEV_TTY") in ("1", "all"):
+        refuse_dev_tty(backend)
     anyio.run(SCENARIOS[scenario], backend=backend)

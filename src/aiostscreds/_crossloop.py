@@ -2,13 +2,15 @@
 
 A token provider's thread, or a prompt held by a task on another event loop,
 must be able to wake a waiting task on asyncio or trio, in any thread. Each
-wake-up is a byte written to a pipe, awaited with :func:`anyio.wait_readable`:
-no loop-bound object is created in advance, and no thread blocks to wait.
+wake-up is a byte written to a socket pair, awaited with
+:func:`anyio.wait_readable`: no loop-bound object is created in advance, and no
+thread blocks to wait. A socket, not a pipe: on Windows, event loops (and
+anyio) poll sockets only.
 """
 
 from __future__ import annotations
 
-import os
+import socket
 import threading
 import weakref
 from collections import deque
@@ -19,9 +21,9 @@ import anyio
 __all__ = ["Signal", "Lock"]
 
 
-def _close(read_fd: int, write_fd: int) -> None:
-    os.close(read_fd)
-    os.close(write_fd)
+def _close(reader: socket.socket, writer: socket.socket) -> None:
+    reader.close()
+    writer.close()
 
 
 class Signal:
@@ -30,16 +32,16 @@ class Signal:
     Only one task at a time may wait for a given signal.
     """
 
-    __slots__ = ("__weakref__", "_close", "_is_set", "_lock", "_read_fd", "_write_fd")
+    __slots__ = ("__weakref__", "_close", "_is_set", "_lock", "_reader", "_writer")
 
     def __init__(self) -> None:
-        self._read_fd, self._write_fd = os.pipe()
-        os.set_blocking(self._read_fd, False)
-        os.set_blocking(self._write_fd, False)
+        self._reader, self._writer = socket.socketpair()
+        self._reader.setblocking(False)
+        self._writer.setblocking(False)
         self._is_set = False
         self._lock = threading.Lock()
-        # Closes the pipe when the signal is dropped without close().
-        self._close = weakref.finalize(self, _close, self._read_fd, self._write_fd)
+        # Closes the sockets when the signal is dropped without close().
+        self._close = weakref.finalize(self, _close, self._reader, self._writer)
 
     def is_set(self) -> bool:
         """Whether :meth:`set` was called."""
@@ -51,15 +53,15 @@ class Signal:
             if self._is_set or not self._close.alive:
                 return
             self._is_set = True
-            os.write(self._write_fd, b"\0")
+            self._writer.send(b"\0")
 
     async def wait(self) -> None:
         """Return once the flag is set (at once if it already is)."""
         if not self._is_set:
-            await anyio.wait_readable(self._read_fd)
+            await anyio.wait_readable(self._reader)
 
     def close(self) -> None:
-        """Release the pipe. Never call it while a task waits."""
+        """Release the sockets. Never call it while a task waits."""
         with self._lock:
             self._close()
 

@@ -166,8 +166,13 @@ class MFACodes:
         return call.take()
 
 
+def is_mfa_code(text: str) -> bool:
+    """Whether ``text`` is what STS takes as an MFA code: exactly six ASCII digits."""
+    return _SIX_DIGITS.fullmatch(text) is not None
+
+
 def _checked(answer: object, serial_number: str) -> str:
-    if isinstance(answer, str) and _SIX_DIGITS.fullmatch(answer) is not None:
+    if isinstance(answer, str) and is_mfa_code(answer):
         return answer
     if inspect.isawaitable(answer):
         if inspect.iscoroutine(answer):

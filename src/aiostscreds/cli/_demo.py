@@ -19,7 +19,7 @@ import anyio
 
 from .._aiobotocore import install
 from .._assume_role import AssumeRoleProvider
-from .._errors import CredentialsError, TokenProviderError
+from .._errors import CredentialsError
 from .._terminal import terminal_token_provider
 from .._tokens import TokenProvider
 
@@ -43,27 +43,6 @@ class _CountingTokens:
         return code
 
 
-class _AskAgain:
-    """A terminal prompt that asks again after a typo, then gives up with one clear line."""
-
-    def __init__(self, inner: TokenProvider, attempts: int = 3) -> None:
-        self.inner = inner
-        self.attempts = attempts
-
-    async def __call__(self, serial_number: str) -> str:
-        for _ in range(self.attempts):
-            answer = self.inner(serial_number)
-            code = (answer if isinstance(answer, str) else await answer).strip()
-            if len(code) == 6 and code.isascii() and code.isdigit():
-                return code
-            print(
-                "That is not six digits. The local STS accepts any six, such as 123456.",
-                file=sys.stderr,
-                flush=True,
-            )
-        raise TokenProviderError(f"no six-digit MFA code after {self.attempts} attempts")
-
-
 def _demo_device() -> TokenProvider:
     # A stand-in virtual MFA device: a new code per refresh. moto checks no codes.
     counter = itertools.count(1)
@@ -79,7 +58,8 @@ def _token_source(mfa_code: str | None) -> tuple[TokenProvider, str]:
         # Real STS takes each code once; the local STS does not check.
         return (lambda serial_number: mfa_code), "the --mfa-code given"
     if sys.stdin is not None and sys.stdin.isatty():
-        return _AskAgain(terminal_token_provider), "a prompt on this terminal"
+        # It asks again after a typo, up to 3 times.
+        return terminal_token_provider, "a prompt on this terminal"
     return _demo_device(), "a built-in demo MFA device (stdin is not a terminal)"
 
 
@@ -97,7 +77,7 @@ async def run_demo(
         f"forced refreshes spread under {requests:,} S3 requests ({concurrency} at a time).\n"
         f"MFA codes come from {how}."
     )
-    if isinstance(inner, _AskAgain):
+    if inner is terminal_token_provider:
         print(
             f"You will be asked for a code {refreshes + 1} times, at the start and at each "
             "refresh. The local STS accepts any six digits, such as 123456."

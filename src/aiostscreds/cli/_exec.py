@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import logging
 import os
 import signal
 import sys
 from collections.abc import Mapping
 
-from .._errors import ConfigurationError
-
 __all__ = ["child_environment", "run_exec"]
+
+log = logging.getLogger("aiostscreds")
 
 # Variables through which an SDK in the child could pick another source.
 _REMOVED = (
@@ -39,13 +41,46 @@ def child_environment(environ: Mapping[str, str], added: Mapping[str, str]) -> d
     return env
 
 
-def _command(args: argparse.Namespace) -> list[str]:
-    argv = list(args.argv)
-    if argv[:1] == ["--"]:
-        argv = argv[1:]
-    if not argv:
-        raise ConfigurationError("exec needs a command: aiostscreds exec -- COMMAND [ARGS...]")
-    return argv
+# Signals a terminal sends to its whole foreground process group (Ctrl-C, a hangup).
+_FROM_TERMINAL = (signal.SIGINT, signal.SIGHUP)
+_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _in_terminal_foreground(pid: int) -> bool:
+    """Whether ``pid``'s process group is the controlling terminal's foreground group.
+
+    If so, a Ctrl-C (or hangup) there reached it directly, as it reached us.
+    """
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False  # no controlling terminal: no signal came from one
+    try:
+        return os.tcgetpgrp(fd) == os.getpgid(pid)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _name(signum: int) -> str:
+    return signal.Signals(signum).name
+
+
+def _signal_child(child: asyncio.subprocess.Process, signum: int) -> None:
+    """Send ``signum`` to the child, unless the terminal already did.
+
+    ``os.kill``, not ``Process.send_signal``: that polls the child and can reap it
+    before asyncio's watcher does, which then reports status 255.
+    """
+    if signum in _FROM_TERMINAL and _in_terminal_foreground(child.pid):
+        log.debug("%s reached the command from the terminal: not sent again", _name(signum))
+        return
+    if child.returncode is not None:
+        return
+    log.debug("sending %s to the command", _name(signum))
+    with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+        os.kill(child.pid, signum)
 
 
 async def _run_with_server(args: argparse.Namespace, argv: list[str]) -> int:
@@ -65,27 +100,36 @@ async def _run_with_server(args: argparse.Namespace, argv: list[str]) -> int:
                 if child is None:
                     early.append(signum)  # the child exists a moment later
                 else:
-                    child.send_signal(signum)
+                    _signal_child(child, signum)
 
             # Handlers go in before the child starts, so no signal is lost.
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in _FORWARDED:
                 loop.add_signal_handler(sig, forward, sig)
             try:
                 try:
                     child = await asyncio.create_subprocess_exec(*argv, env=env)
                 except OSError as error:
                     print(
-                        f"aiostscreds: cannot run {argv[0]!r}: {error.strerror}", file=sys.stderr
+                        f"aiostscreds: error: cannot run {argv[0]!r}: {error.strerror}",
+                        file=sys.stderr,
                     )
-                    return 127 if isinstance(error, FileNotFoundError) else 126
+                    return _cannot_run(error)
                 for pending in early:
-                    child.send_signal(pending)
+                    # Sent before the child existed: it cannot have had it.
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(child.pid, pending)
                 return await child.wait()
             finally:
-                for sig in (signal.SIGINT, signal.SIGTERM):
+                for sig in _FORWARDED:
                     loop.remove_signal_handler(sig)
     finally:
         await chain.aclose()
+
+
+def _cannot_run(error: OSError) -> int:
+    from ._main import EXIT_CANNOT_RUN, EXIT_NOT_FOUND
+
+    return EXIT_NOT_FOUND if isinstance(error, FileNotFoundError) else EXIT_CANNOT_RUN
 
 
 def _exit_like(status: int) -> int:
@@ -100,7 +144,7 @@ def _exit_like(status: int) -> int:
 
 def run_exec(args: argparse.Namespace) -> int:
     """Run the command; its exit status becomes the command's."""
-    argv = _command(args)
+    argv: list[str] = args.argv  # checked by the parser: not empty
     if args.env:
         from ._credential_process import obtain, process_document
 
@@ -118,6 +162,6 @@ def run_exec(args: argparse.Namespace) -> int:
         try:
             os.execvpe(argv[0], argv, env)  # the command takes over this process
         except OSError as error:
-            print(f"aiostscreds: cannot run {argv[0]!r}: {error.strerror}", file=sys.stderr)
-            return 127 if isinstance(error, FileNotFoundError) else 126
+            print(f"aiostscreds: error: cannot run {argv[0]!r}: {error.strerror}", file=sys.stderr)
+            return _cannot_run(error)
     return _exit_like(asyncio.run(_run_with_server(args, argv)))

@@ -122,7 +122,13 @@ async def credential_server(
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as error:
+            netloc = f"[{host}]" if ":" in host else host
+            raise ConfigurationError(
+                f"cannot listen on {netloc}:{port}: {error.strerror or type(error).__name__}"
+            ) from error
         bound_port = runner.addresses[0][1]
         netloc = f"[{host}]" if ":" in host else host
         yield {
@@ -139,8 +145,9 @@ async def _serve(args: argparse.Namespace) -> int:
     host = loopback_host(args.host)  # before any prompt
     chain = open_profile(args.profile, cache=args.cache, mfa_session=args.mfa_session)
     try:
-        await chain.top.get()  # prompt now, in this terminal, not mid-request
+        # Bind first: a port in use fails before anyone types a code or STS is called.
         async with credential_server(chain.top.get, host=host, port=args.port) as env:
+            await chain.top.get()  # prompt now, in this terminal, not mid-request
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
