@@ -185,7 +185,7 @@ async def test_a_thousand_clients_of_a_cold_server_share_one_mfa_prompt_and_one_
 
     chain = open_profile("mfa", cache=False, token_provider=tokens)
     with recording(moto_endpoint) as recorder:
-        async with credential_server(chain.get_credentials) as env:
+        async with credential_server(chain.top.get) as env:
             statuses = await _many(
                 env["AWS_CONTAINER_CREDENTIALS_FULL_URI"],
                 env["AWS_CONTAINER_AUTHORIZATION_TOKEN"],
@@ -214,7 +214,7 @@ async def test_boto3_through_the_server_picks_up_a_forced_refresh(
         "    creds = sts._request_signer._credentials.get_frozen_credentials()\n"
         "    print(creds.access_key, flush=True)\n"
     )
-    async with credential_server(chain.get_credentials) as env, await anyio.open_process(
+    async with credential_server(chain.top.get) as env, await anyio.open_process(
         [sys.executable, "-c", code, moto_endpoint],
         env=command_env(home, moto_endpoint, **env),
     ) as child:
@@ -227,7 +227,7 @@ async def test_boto3_through_the_server_picks_up_a_forced_refresh(
             return (await lines.receive()).decode().strip()
 
         first = await ask()
-        assert first == (await chain.get_credentials()).access_key_id
+        assert first == (await chain.top.get()).access_key_id
         refreshed = await chain.top.force_refresh()
         assert refreshed.access_key_id != first
         assert await ask() == refreshed.access_key_id

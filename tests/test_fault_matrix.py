@@ -269,7 +269,7 @@ async def run_cell(
         token_provider=tokens,
         clock=clock,
     )
-    cache = provider.cache
+    cache = provider
 
     # The situation.
     held: Credentials | None = None

@@ -273,17 +273,18 @@ class _Attempts:
 def _watch_attempts(provider: AssumeRoleProvider, clock: FakeClock) -> _Attempts:
     """Record each refresh attempt, and check the cache had to make it then."""
     attempts = _Attempts()
-    original = provider.retrieve
-    cache = provider.cache
+    source = provider.source
+    original = source.retrieve
+    cache = provider
 
     async def retrieve() -> Any:
         now = clock()
         held = cache.credentials
         if held is not None and now < held.expires_at - ADVISORY:
             attempts.violations.append(f"refresh at {now - T0:.0f} s, before the advisory window")
-        if now < cache._backoff_until:
+        if cache._backoff_from <= now < cache._backoff_until:
             attempts.violations.append(f"refresh at {now - T0:.0f} s, during a backoff")
-        if cache._cached_error is not None and now < cache._error_until:
+        if cache._cached_error is not None and cache._error_from <= now < cache._error_until:
             attempts.violations.append(f"refresh at {now - T0:.0f} s, during the error cache")
         entry: dict[str, Any] = {"at": now, "ok": False}
         attempts.log.append(entry)
@@ -295,7 +296,7 @@ def _watch_attempts(provider: AssumeRoleProvider, clock: FakeClock) -> _Attempts
         attempts.last_success = now
         return credentials
 
-    provider.retrieve = retrieve  # type: ignore[method-assign]  # the cache calls this
+    source.retrieve = retrieve  # type: ignore[method-assign]  # the engine calls this
     return attempts
 
 

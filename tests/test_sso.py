@@ -673,7 +673,7 @@ def test_expired_token_gives_one_line_and_the_sso_exit_status_listed_in_help(
         assert "aws sso login --profile dev" in lines[0]
         assert "Traceback" not in result.stderr
     assert home.fake.role_calls == 0
-    assert "6 SSO sign-in needed" in run_command(home, "--help").stdout
+    assert "6    IAM Identity Center (SSO): sign-in needed" in run_command(home, "--help").stdout
 
 
 def test_sso_profile_works_with_export_and_exec(home: Home) -> None:
