@@ -125,6 +125,12 @@ def _parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="a loopback address: 127.0.0.1 (default) or ::1"
     )
     serve.add_argument("--port", type=int, default=0, help="the port (default: a free one)")
+    serve.add_argument(
+        "--metrics",
+        action="store_true",
+        help="also answer GET /metrics (Prometheus text format; the same token); "
+        "needs prometheus-client",
+    )
     serve.set_defaults(run="serve")
 
     exec_ = commands.add_parser(
