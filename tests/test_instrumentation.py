@@ -180,9 +180,18 @@ def test_a_hook_that_blocks_past_its_budget_is_dropped_for_the_rest_of_the_refre
     emitter = Emitter.for_refresh((slow, after), "assume_role", ROLE)
     assert emitter is not None
     with caplog.at_level(logging.WARNING, logger="aiostscreds"):
-        for event in (started(), succeeded(), BackoffEntered(
-            kind="assume_role", role_arn=ROLE, refresh_id=1, deadline=1.0, seconds=1.0, failures=1
-        )):
+        for event in (
+            started(),
+            succeeded(),
+            BackoffEntered(
+                kind="assume_role",
+                role_arn=ROLE,
+                refresh_id=1,
+                deadline=1.0,
+                seconds=1.0,
+                failures=1,
+            ),
+        ):
             emitter.emit(event)
     assert calls == 1
     assert len(after.events) == 3
@@ -255,17 +264,34 @@ def test_logging_hook_writes_the_librarys_lines(caplog: pytest.LogCaptureFixture
     lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "aiostscreds"]
     assert lines == [
         ("DEBUG", "credentials refreshed: ASIAOBSERVED00000001, advisory window 300 s"),
-        ("WARNING", f"credential refresh failed: AssumeRole for {ROLE} failed: Throttling; "
-         "next attempt in 2.5 s"),
-        ("WARNING", f"credential refresh failed: AssumeRole for {ROLE} failed: Throttling; "
-         "not recoverable, re-raised for 2.5 s"),
-        ("INFO", f"assumed role {ROLE} as session me until 2030-01-01T00:00:00+00:00 "
-         "(AssumeRole took 12 ms)"),
-        ("INFO", "got a session token until 2030-01-01T00:00:00+00:00 (GetSessionToken took 12 ms)"),
-        ("INFO", f"using credentials for {ROLE} from FileCache('/c') until "
-         "2030-01-01T00:00:00+00:00"),
-        ("WARNING", "shared cache RedisCache('redis://h', namespace='n') could not load: "
-         "TimeoutError; calling STS"),
+        (
+            "WARNING",
+            f"credential refresh failed: AssumeRole for {ROLE} failed: Throttling; "
+            "next attempt in 2.5 s",
+        ),
+        (
+            "WARNING",
+            f"credential refresh failed: AssumeRole for {ROLE} failed: Throttling; "
+            "not recoverable, re-raised for 2.5 s",
+        ),
+        (
+            "INFO",
+            f"assumed role {ROLE} as session me until 2030-01-01T00:00:00+00:00 "
+            "(AssumeRole took 12 ms)",
+        ),
+        (
+            "INFO",
+            "got a session token until 2030-01-01T00:00:00+00:00 (GetSessionToken took 12 ms)",
+        ),
+        (
+            "INFO",
+            f"using credentials for {ROLE} from FileCache('/c') until 2030-01-01T00:00:00+00:00",
+        ),
+        (
+            "WARNING",
+            "shared cache RedisCache('redis://h', namespace='n') could not load: "
+            "TimeoutError; calling STS",
+        ),
     ]
 
 

@@ -86,8 +86,7 @@ def check_hooks(hooks: object, *, parameter: str) -> tuple[Hook, ...]:
     for hook in checked:
         if not callable(hook):
             raise ConfigurationError(
-                f"{parameter} must hold callables taking one event; "
-                f"got a {type(hook).__name__}"
+                f"{parameter} must hold callables taking one event; got a {type(hook).__name__}"
             )
     return checked
 

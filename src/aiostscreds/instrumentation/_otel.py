@@ -80,9 +80,7 @@ class OpenTelemetryHook:
         self._status = status
         self._error_code = status_code.ERROR
         self.tracer_provider = tracer_provider
-        self._tracer = trace.get_tracer(
-            "aiostscreds", __version__, tracer_provider=tracer_provider
-        )
+        self._tracer = trace.get_tracer("aiostscreds", __version__, tracer_provider=tracer_provider)
         self._spans: OrderedDict[int, Any] = OrderedDict()
 
     def __repr__(self) -> str:
