@@ -68,9 +68,7 @@ async def test_metrics_answer_in_prometheus_text_with_the_token_only(
         status, content_type, body = await _get(url, {"Authorization": token})
         assert status == 200
         assert content_type.startswith("text/plain")
-        families = {
-            family.name: family for family in text_string_to_metric_families(body.decode())
-        }
+        families = {family.name: family for family in text_string_to_metric_families(body.decode())}
         assert {
             "aiostscreds_refreshes",
             "aiostscreds_refresh_duration_seconds",

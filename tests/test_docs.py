@@ -13,7 +13,6 @@ from types import ModuleType
 
 import pytest
 
-import aiostscreds
 from aiostscreds import RefreshPolicy, _policy
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -162,7 +162,7 @@ def draw(result: Run, path: Path) -> None:
     axes[0].step(times, total, where="post", color=green, linewidth=2)
     axes[0].fill_between(times, total, step="post", color=green, alpha=0.15)
     axes[0].set_title(
-        "aiostscreds_refreshes_total{outcome=\"success\"}", color=text, loc="left", fontsize=10
+        'aiostscreds_refreshes_total{outcome="success"}', color=text, loc="left", fontsize=10
     )
 
     left = [
@@ -173,7 +173,8 @@ def draw(result: Run, path: Path) -> None:
     ]
     axes[1].plot(times, left, color=yellow, linewidth=2)
     axes[1].set_title(
-        "credentials expire in (minutes): aiostscreds_credentials_expiry_timestamp_seconds - time()",
+        "credentials expire in (minutes): "
+        "aiostscreds_credentials_expiry_timestamp_seconds - time()",
         color=text,
         loc="left",
         fontsize=10,
