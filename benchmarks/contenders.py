@@ -37,11 +37,11 @@ from aiobotocore.credentials import (
 from botocore.exceptions import ClientError
 
 from aiostscreds import (
+    AiobotocoreCredentials,
     AssumeRoleProvider,
     Credentials,
     CredentialsCache,
     RefreshError,
-    aiobotocore_credentials,
 )
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/aiostscreds-bench"
@@ -291,7 +291,7 @@ LABELS: dict[str, str] = {
     RAISE_FLOOR: "floor, plus one exception per waiter",
     CACHE: "aiostscreds CredentialsCache.get()",
     PROVIDER: "aiostscreds AssumeRoleProvider.get_credentials()",
-    ADAPTER: "aiostscreds aiobotocore_credentials().get_frozen_credentials()",
+    ADAPTER: "aiostscreds AiobotocoreCredentials().get_frozen_credentials()",
     BOTO_DEFAULT: "aiobotocore AioRefreshableCredentials, default windows",
     BOTO_FAIR: "aiobotocore AioRefreshableCredentials, fair windows",
     BOTO_DEFERRED_DEFAULT: "aiobotocore AioDeferredRefreshableCredentials, default windows",
@@ -370,7 +370,7 @@ def _make(key: str, backend: str, sts: FakeSTS, tokens: CountedTokenProvider) ->
         cache = CredentialsCache(FakeSTSSource(sts, tokens))
         get: Getter = cache.get
         if key == ADAPTER:
-            get = aiobotocore_credentials(cache).get_frozen_credentials
+            get = AiobotocoreCredentials(cache).get_frozen_credentials
         return Contender(key, label, get, sts, tokens, [cache.aclose])
     if key == PROVIDER:
         provider = AssumeRoleProvider(

@@ -30,7 +30,7 @@ SHORT: dict[str, str] = {
     c.RAISE_FLOOR: "anyio.Event floor + one raise per waiter",
     c.CACHE: "CredentialsCache.get()",
     c.PROVIDER: "AssumeRoleProvider.get_credentials()",
-    c.ADAPTER: "aiobotocore_credentials().get_frozen_credentials()",
+    c.ADAPTER: "AiobotocoreCredentials().get_frozen_credentials()",
     c.BOTO_DEFAULT: "aiobotocore Refreshable, default windows",
     c.BOTO_FAIR: "aiobotocore Refreshable, fair windows",
     c.BOTO_DEFERRED_DEFAULT: "aiobotocore Deferred, default windows",
@@ -691,7 +691,7 @@ def markdown(results: dict[str, Any], images: dict[str, Path], doc_dir: Path) ->
         "and writes the JSON, this page and the plots.",
         "- **Contenders.** aiostscreds `CredentialsCache.get()` over a source that calls the "
         "fake STS; `AssumeRoleProvider.get_credentials()` with the fake STS as its client and MFA "
-        "on; and, for the hot path, `aiobotocore_credentials(cache).get_frozen_credentials()`, the "
+        "on; and, for the hot path, `AiobotocoreCredentials(cache).get_frozen_credentials()`, the "
         "call aiobotocore's signer makes. aiobotocore `AioRefreshableCredentials` and "
         "`AioDeferredRefreshableCredentials` (what its own assume-role provider builds), with "
         "botocore's default windows (15 min advisory, 10 min mandatory) and with fair windows "

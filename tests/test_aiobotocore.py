@@ -9,10 +9,10 @@ import pytest
 from botocore.credentials import ReadOnlyCredentials
 
 from aiostscreds import (
+    AiobotocoreCredentials,
     AssumeRoleProvider,
     ConfigurationError,
     CredentialsCache,
-    aiobotocore_credentials,
     install,
 )
 
@@ -27,7 +27,7 @@ async def test_frozen_credentials_are_botocore_read_only_credentials() -> None:
     clock = FakeClock()
     source = FakeSource(clock, fresh(900), fresh(900))
     cache = CredentialsCache(source, clock=clock)
-    signer_view = aiobotocore_credentials(cache)
+    signer_view = AiobotocoreCredentials(cache)
     frozen = await signer_view.get_frozen_credentials()
     held = cache.credentials
     assert held is not None

@@ -413,3 +413,73 @@ def test_refresh_abandoned_with_its_event_loop_does_not_block_the_next_loop() ->
 
     asyncio.run(use())
     assert source.calls == 2
+
+
+# ---------------------------------------------------------------------------
+# Deadlines under a wall clock stepped backwards, and a source's own CancelledError
+
+
+async def test_backoff_ends_when_the_clock_is_stepped_back_an_hour() -> None:
+    clock, source, cache = make_cache(failing(), failing(), fresh())
+    for _ in range(2):
+        with pytest.raises(RefreshError):
+            await cache.get()
+    with pytest.raises(RefreshError):
+        await cache.get()  # backing off for 0.5-1 s: the source is left alone
+    assert source.calls == 2
+    clock.advance(-3600)  # NTP steps the wall clock back an hour
+    await cache.get()  # a step back never lengthens a deadline: retried at once
+    assert source.calls == 3
+
+
+async def test_error_cache_ends_when_the_clock_is_stepped_back_an_hour() -> None:
+    clock, source, cache = make_cache(
+        failing(recoverable=False, code="AccessDenied"), fresh()
+    )
+    with pytest.raises(RefreshError):
+        await cache.get()
+    with pytest.raises(RefreshError):
+        await cache.get()  # the error is cached: the source is left alone
+    assert source.calls == 1
+    clock.advance(-3600)
+    await cache.get()
+    assert source.calls == 2
+
+
+def _raises_cancelled(source: FakeSource) -> object:
+    # What a source gets from a library that leaks its own cancellation (say, a
+    # timeout implemented with task.cancel()): not a cancellation of the refresh.
+    raise asyncio.CancelledError()
+
+
+async def test_a_source_raising_cancelled_error_by_itself_is_a_failure_with_backoff() -> None:
+    clock, source, cache = make_cache(default=_raises_cancelled)  # type: ignore[arg-type]
+    for _ in range(100):
+        with pytest.raises(RefreshError) as caught:
+            await cache.get()
+        assert isinstance(caught.value.__cause__, asyncio.CancelledError)
+        clock.advance(0.1)
+    # 100 calls over 10 simulated seconds: the backoff (0.5-1 s, growing) bounds
+    # the source calls; without it, every call would reach the source.
+    assert source.calls <= 10
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_source_raising_cancelled_error_still_honours_aclose() -> None:
+    clock, source, cache = make_cache(fresh())
+    source.hold()
+    errors: list[BaseException] = []
+
+    async def waiter() -> None:
+        try:
+            await cache.get()
+        except CredentialsError as error:
+            errors.append(error)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(waiter)
+        assert source.entered is not None
+        await source.entered.wait()
+        await cache.aclose()
+    assert len(errors) == 1 and "closed" in str(errors[0])
+    assert not isinstance(errors[0], RefreshError)

@@ -349,3 +349,40 @@ def test_the_console_script_runs_the_command() -> None:
     assert result.returncode == 0, result.stderr
     assert "credential_process" in result.stdout
     assert "``" not in result.stdout  # plain text, no reST markup
+
+
+def test_warm_path_ignores_an_entry_for_another_role_under_the_profiles_key(
+    home: Path, moto_endpoint: str
+) -> None:
+    # A private (0600) entry for role B sits under the file name of role A's
+    # profile: the command must not print B's keys, and must assume A.
+    import anyio
+
+    from aiostscreds import Credentials
+    from aiostscreds._cache_format import assume_role_cache_key
+    from aiostscreds.caches import FileCache
+    from tests.cli_env import SESSION_NAME
+    from tests.conftest import ROLE_ARN
+
+    request = {"RoleArn": ROLE_ARN, "RoleSessionName": SESSION_NAME, "DurationSeconds": 3600}
+    key = assume_role_cache_key(request, explicit_session_name=True, explicit_duration=True)
+    other_role = Credentials(
+        access_key_id="ASIAOTHERROLEKEY0001",
+        secret_access_key="other-role-secret",
+        session_token="other-role-token",
+        expiration=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1),
+    )
+    directory = home / ".aws" / "cli" / "cache"
+    response = {
+        "AssumedRoleUser": {"Arn": "arn:aws:sts::123456789012:assumed-role/role-b/cli-test"}
+    }
+    anyio.run(lambda: FileCache(directory).store(key, response, other_role))
+    assert (directory / f"{key}.json").stat().st_mode & 0o777 == 0o600
+    env = command_env(home, moto_endpoint)
+    with recording(moto_endpoint) as recorder:
+        result = run(["credential-process", "--profile", "role"], env)
+        assert result.returncode == 0, result.stderr
+        assert recorder.assume_role_calls() == 1
+    printed = json.loads(result.stdout)
+    assert printed["AccessKeyId"] != "ASIAOTHERROLEKEY0001"
+    assert "other-role-secret" not in result.stdout

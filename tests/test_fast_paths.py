@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from aiostscreds import (
+    AiobotocoreCredentials,
     ConfigurationError,
     CredentialsCache,
     CredentialsError,
     CredentialsExpiredError,
     RefreshError,
     TokenProviderError,
-    aiobotocore_credentials,
 )
 from aiostscreds._errors import fresh_copy
 
@@ -133,7 +133,7 @@ async def test_frozen_credentials_follow_refresh_invalidate_and_close() -> None:
     clock = FakeClock()
     source = FakeSource(clock, default=fresh(900))
     cache = CredentialsCache(source, clock=clock)
-    signer_view = aiobotocore_credentials(cache)
+    signer_view = AiobotocoreCredentials(cache)
     first = await signer_view.get_frozen_credentials()
     assert await signer_view.get_frozen_credentials() is first
     await cache.force_refresh()
@@ -161,7 +161,7 @@ async def test_a_getter_overridden_in_a_subclass_is_called_every_time() -> None:
 
     clock = FakeClock()
     cache = CountingCache(FakeSource(clock, default=fresh(900)), clock=clock)
-    signer_view = aiobotocore_credentials(cache)
+    signer_view = AiobotocoreCredentials(cache)
     for _ in range(3):
         await signer_view.get_frozen_credentials()
     assert calls == 3

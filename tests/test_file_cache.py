@@ -293,7 +293,7 @@ async def test_lock_timeout_refreshes_without_the_lock_and_warns(
     cache = FileCache(tmp_path, lock_timeout=0.2)
     client = CountingSTS()
     provider = AssumeRoleProvider(client, ROLE_ARN, cache=cache)
-    lock_path = tmp_path / f"{provider._cache_key}.lock"
+    lock_path = tmp_path / f"{provider.source.info.cache_key}.lock"
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)  # another process is mid-refresh and never finishes
     try:
@@ -308,7 +308,7 @@ async def test_lock_timeout_refreshes_without_the_lock_and_warns(
 async def test_waiting_for_the_lock_is_cancellable(tmp_path: Path) -> None:
     cache = FileCache(tmp_path, lock_timeout=60)
     provider = AssumeRoleProvider(CountingSTS(), ROLE_ARN, cache=cache)
-    fd = os.open(tmp_path / f"{provider._cache_key}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(tmp_path / f"{provider.source.info.cache_key}.lock", os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)
     try:
         with anyio.move_on_after(0.2) as scope:
@@ -456,7 +456,7 @@ async def test_hostile_or_broken_entry_is_ignored_and_replaced_after_one_sts_cal
     cache = FileCache(tmp_path)
     client = CountingSTS()
     provider = AssumeRoleProvider(client, ROLE_ARN, cache=cache)
-    path = tmp_path / f"{provider._cache_key}.json"
+    path = tmp_path / f"{provider.source.info.cache_key}.json"
     path.write_text(content(), encoding="latin-1")
     path.chmod(0o600)
     with caplog.at_level(logging.DEBUG, logger="aiostscreds"):
@@ -473,7 +473,7 @@ async def test_entry_for_the_same_role_reached_by_a_path_is_trusted(tmp_path: Pa
     role = "arn:aws:iam::123456789012:role/team/ops/aiostscreds-test"
     cache = FileCache(tmp_path)
     provider = AssumeRoleProvider(CountingSTS(), role, cache=cache)
-    path = tmp_path / f"{provider._cache_key}.json"
+    path = tmp_path / f"{provider.source.info.cache_key}.json"
     path.write_text(_entry(_in_an_hour()))  # assumed-role ARNs carry the name, not the path
     path.chmod(0o600)
     assert (await provider.get_credentials()).access_key_id == "ASIAPLANTEDENTRY0001"
@@ -510,7 +510,7 @@ async def test_fifo_at_the_entry_path_never_blocks_the_refresh_or_aclose(tmp_pat
     cache = FileCache(tmp_path)
     client = CountingSTS()
     provider = AssumeRoleProvider(client, ROLE_ARN, cache=cache)
-    path = tmp_path / f"{provider._cache_key}.json"
+    path = tmp_path / f"{provider.source.info.cache_key}.json"
     os.mkfifo(path, 0o600)
     with FifoProbe(path) as probe:
         credentials = await provider.get_credentials()
@@ -526,7 +526,7 @@ async def test_lock_file_planted_by_another_user_is_replaced(tmp_path: Path) -> 
     cache = FileCache(tmp_path)
     client = CountingSTS()
     provider = AssumeRoleProvider(client, ROLE_ARN, cache=cache)
-    lock = tmp_path / f"{provider._cache_key}.lock"
+    lock = tmp_path / f"{provider.source.info.cache_key}.lock"
     lock.touch(mode=0o666)
     os.chown(lock, 4242, 4242)
     await provider.get_credentials()
@@ -556,7 +556,7 @@ async def test_directory_botocore_made_under_umask_002_is_tightened_and_shared(
     directory = tmp_path / ".aws" / "cli" / "cache"
     client = CountingSTS()
     provider = AssumeRoleProvider(client, ROLE_ARN, cache=FileCache(directory))
-    _botocore_writes_an_entry(directory, provider._cache_key)
+    _botocore_writes_an_entry(directory, provider.source.info.cache_key)
     assert stat.S_IMODE(directory.stat().st_mode) == 0o775  # what botocore leaves
     with caplog.at_level(logging.INFO, logger="aiostscreds"):
         credentials = await provider.get_credentials()
@@ -574,9 +574,9 @@ async def test_group_member_gets_nothing_trusted_in_a_umask_002_directory(
     directory = tmp_path / "cache"
     client = CountingSTS()
     provider = AssumeRoleProvider(client, ROLE_ARN, cache=FileCache(directory))
-    _botocore_writes_an_entry(directory, provider._cache_key)
+    _botocore_writes_an_entry(directory, provider.source.info.cache_key)
     # A member of the group planted their own entry before we first ran.
-    path = directory / f"{provider._cache_key}.json"
+    path = directory / f"{provider.source.info.cache_key}.json"
     os.chown(path, 4242, os.getgid())
     await provider.get_credentials()
     assert len(client.calls) == 1

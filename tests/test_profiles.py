@@ -524,7 +524,7 @@ def test_bad_arguments_are_configuration_errors(
 
 def test_inline_policy_nested_3000_deep_is_a_configuration_error() -> None:
     from aiostscreds import AssumeRoleProvider
-    from aiostscreds.caches import cache_key
+    from aiostscreds._cache_format import cache_key
 
     class NoSTS:
         async def assume_role(self, **kwargs: Any) -> Any:
@@ -541,7 +541,7 @@ def test_inline_policy_nested_3000_deep_is_a_configuration_error() -> None:
 # A handle on a profile (issue 9, item 6) -----------------------------------------------
 
 
-async def test_profile_provider_is_a_handle_on_the_top_of_the_chain(
+async def test_profile_provider_is_a_handle_on_every_hop_of_the_chain(
     shared_config: WriteConfig, moto_endpoint: str
 ) -> None:
     from aiostscreds import AssumeRoleProvider, CredentialsError, ProfileProvider, profile_provider
@@ -550,23 +550,23 @@ async def test_profile_provider_is_a_handle_on_the_top_of_the_chain(
     tokens = Tokens()
     handle = profile_provider("top", token_provider=tokens)
     assert isinstance(handle, ProfileProvider) and handle.profile == "top"
-    middle, top = handle.providers
+    middle, top = handle.hops
     assert handle.top is top and isinstance(top, AssumeRoleProvider)
     assert top.role_arn == TOP_ROLE and middle.role_arn == MIDDLE_ROLE
-    assert handle.credentials is None and handle.is_expired()
+    assert top.credentials is None and top.is_expired()
     with recording(moto_endpoint) as server:
-        first = await handle.get_credentials()
-        assert handle.credentials == first and not handle.is_expired()
+        first = await top.get()
+        assert top.credentials == first and not top.is_expired()
         async with handle.session.create_client("sts") as sts:
             identity = await sts.get_caller_identity()  # the session signs with the handle's
         assert identity["Arn"] == "arn:aws:sts::222222222222:assumed-role/top/alice-top"
         assert server.assume_role_calls(TOP_ROLE) == 1 and len(tokens.prompts) == 1
 
-        handle.invalidate(first.access_key_id)
-        assert handle.is_expired()
-        second = await handle.get_credentials()
+        top.invalidate(first.access_key_id)
+        assert top.is_expired()
+        second = await top.get()
         assert second.access_key_id != first.access_key_id
-        third = await handle.force_refresh()
+        third = await top.force_refresh()
         assert third.access_key_id != second.access_key_id
         assert server.assume_role_calls(TOP_ROLE) == 3
         assert server.assume_role_calls(MIDDLE_ROLE) == 1  # the lower hop refreshes on its own
@@ -574,9 +574,9 @@ async def test_profile_provider_is_a_handle_on_the_top_of_the_chain(
 
     async with handle:
         pass  # aclose() on exit closes every hop
-    for provider in handle.providers:
+    for provider in handle.hops:
         with pytest.raises(CredentialsError, match="closed"):
-            await provider.get_credentials()
+            await provider.get()
 
 
 def test_profile_provider_refuses_a_profile_without_a_role(shared_config: WriteConfig) -> None:
@@ -620,8 +620,8 @@ async def test_a_shared_cache_is_told_which_hops_derive_from_mfa(
 
     shared_config(config, BASE_KEYS)
     cache = MemoryCache()
-    async with profile_provider("top", token_provider=Tokens(), cache=cache) as top:
-        await top.get_credentials()
+    async with profile_provider("top", token_provider=Tokens(), cache=cache) as handle:
+        await handle.top.get()
     # Stored bottom hop first; locked top hop first (its STS call needs the hop below).
     assert cache.stored_with_mfa == expected
     assert cache.locked_with_mfa == expected[::-1]

@@ -15,7 +15,8 @@ import coredis
 import pytest
 
 from aiostscreds import AssumeRoleProvider, ConfigurationError, SharedCache
-from aiostscreds.caches import RedisCache, cache_key
+from aiostscreds._cache_format import cache_key
+from aiostscreds.caches import RedisCache
 
 from .conftest import MFA_SERIAL, ROLE_ARN
 from .redis_server import RedisServer

@@ -25,7 +25,7 @@ import coredis
 import pytest
 
 from aiostscreds import AssumeRoleProvider, RedisCache, install
-from aiostscreds.caches import cache_key
+from aiostscreds._cache_format import cache_key
 
 from .conftest import MFA_SERIAL, ROLE_ARN
 from .moto_recorder import recording

@@ -257,7 +257,7 @@ async def test_failed_refresh_leaves_no_secret_in_library_frame_locals(
     assert len(prompts.codes) == 4  # the MFA codes were sent, and are secrets
     frames = [frame for error in errors for frame in _library_frames(error)]
     names = {frame.f_code.co_name for frame in frames}
-    assert "_fetch" in names
+    assert "retrieve_with_response" in names
     if fault in ("expired", "no-credentials"):
         assert "_credentials_from" in names  # the frame that read the raw response
     for frame in frames:

@@ -125,7 +125,7 @@ async def test_a_key_the_service_rejects_is_replaced_and_the_call_succeeds(
     assert second != first
     assert len(fault_proxy.calls("AssumeRole")) == 2
     assert answer["ResponseMetadata"]["RetryAttempts"] == 1
-    assert provider.cache.rejected_keys == {first}
+    assert provider.rejected_keys == {first}
 
 
 async def test_a_thousand_concurrent_rejections_make_one_assume_role(
@@ -169,7 +169,7 @@ async def test_a_thousand_concurrent_rejections_make_one_assume_role(
     assert len(assume_role_wire.requests) == 2  # the first fetch, and one for all rejections
     assert service.keys[:n] == [first] * n
     assert sorted(service.keys[n:]) == [second] * n
-    assert provider.cache.rejected_keys == {first}
+    assert provider.rejected_keys == {first}
 
 
 @pytest.mark.parametrize("code", sorted(rejected_keys.REJECTED_KEY_CODES))
@@ -218,7 +218,7 @@ async def test_clock_and_signature_errors_do_not_invalidate_the_key(
             await sts.get_caller_identity()
     assert raised.value.response["Error"]["Code"] == code
     assert service.keys == [first]  # botocore retries none of these
-    assert provider.cache.rejected_keys == set()
+    assert provider.rejected_keys == set()
     assert len(assume_role_wire.requests) == 1
 
 
@@ -265,7 +265,7 @@ async def test_a_key_refused_right_after_its_replacement_is_not_invalidated_agai
     second = (await provider.get_credentials()).access_key_id
     assert service.keys == [first, second, second, second, second, second]
     assert len(assume_role_wire.requests) == 2
-    assert provider.cache.rejected_keys == {first}
+    assert provider.rejected_keys == {first}
     warnings = [r.getMessage() for r in caplog.records if r.name == "aiostscreds"]
     assert sum(f"rejected key {first} " in m and "invalidated it" in m for m in warnings) == 1
     assert sum("not invalidating it" in m for m in warnings) == 1  # once, not per call
@@ -287,7 +287,7 @@ async def test_a_client_without_retries_still_drops_the_rejected_key(
         await sts.get_caller_identity()
     second = (await provider.get_credentials()).access_key_id
     assert service.keys == [first, second]
-    assert provider.cache.rejected_keys == {first}
+    assert provider.rejected_keys == {first}
     assert len(assume_role_wire.requests) == 2
 
 
@@ -314,7 +314,7 @@ async def test_only_the_key_that_signed_the_rejected_request_is_invalidated(
     assert answer["ResponseMetadata"]["RetryAttempts"] == 1
     assert service.keys == [first, second]
     assert len(assume_role_wire.requests) == 2  # the first fetch and the forced one only
-    assert provider.cache.rejected_keys == set()
+    assert provider.rejected_keys == set()
 
 
 async def test_a_role_chain_replaces_each_rejected_hop_key(
@@ -384,4 +384,4 @@ async def test_installing_again_moves_the_recovery_to_the_new_source(
             sts.meta.events.register("before-send.sts.GetCallerIdentity", service)
             await sts.get_caller_identity()
     assert service.keys == [first, (await provider.get_credentials()).access_key_id]
-    assert provider.cache.rejected_keys == {first}
+    assert provider.rejected_keys == {first}

@@ -143,7 +143,7 @@ async def test_unusable_responses_are_recoverable_failures_and_never_cached(
     with pytest.raises(RefreshError) as caught:
         await provider.get_credentials()
     assert caught.value.recoverable
-    assert provider.cache.credentials is None
+    assert provider.credentials is None
 
 
 async def test_load_timeout_bounds_the_sts_round_trip() -> None:

@@ -273,9 +273,3 @@ def test_no_terminal_is_a_clear_error(start: Any) -> None:
     returncode, stderr = terminal.finish()
     assert returncode == 0 and stderr == b""
     assert terminal.screen == b""
-
-
-def test_stdin_token_provider_is_the_terminal_prompt_under_its_former_name() -> None:
-    import aiostscreds
-
-    assert aiostscreds.stdin_token_provider is aiostscreds.terminal_token_provider

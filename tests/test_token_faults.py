@@ -295,7 +295,7 @@ async def test_prompts_never_stack_up_under_many_waiters_and_repeated_refreshes(
     provider = make_provider(
         proxied_sts, fault_proxy, async_prompt if kind == "async" else sync_prompt
     )
-    clock = provider.cache._clock
+    clock = provider._clock
     assert isinstance(clock, FakeClock)
     rounds = 8
     for round_ in range(rounds):
@@ -309,7 +309,7 @@ async def test_prompts_never_stack_up_under_many_waiters_and_repeated_refreshes(
             await provider.force_refresh()
 
         async def invalidator() -> None:
-            held = provider.cache.credentials
+            held = provider.credentials
             if held is not None:
                 provider.invalidate(held.access_key_id)
             await provider.get_credentials()
@@ -353,7 +353,7 @@ async def test_refreshes_that_time_out_wait_for_the_one_blocking_call_left_runni
     refresh, once."""
     device = BlockingDevice("123123")
     provider = make_provider(proxied_sts, fault_proxy, device, token_timeout=0.05)
-    clock = provider.cache._clock
+    clock = provider._clock
     assert isinstance(clock, FakeClock)
     threads_before = threading.active_count()
     try:

@@ -214,7 +214,7 @@ async def test_two_providers_on_one_device_naive_codes_are_refused_totp_codes_ar
         await role.get_credentials()
         await session.get_credentials()  # waits for the next step instead of failing
         assert len(sleep.waits) == 1
-        role.invalidate(role.cache.credentials.access_key_id)  # type: ignore[union-attr]
+        role.invalidate(role.credentials.access_key_id)  # type: ignore[union-attr]
         await role.get_credentials()
 
     calls = fault_proxy.credential_calls()

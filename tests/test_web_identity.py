@@ -234,13 +234,13 @@ async def test_web_identity_profile_as_a_source_profile_then_assume_role(
         async with handle.session.create_client("sts") as sts:
             identity = await sts.get_caller_identity()
         requests = server.requests()
-    web, top = handle.providers
+    web, top = handle.hops
     assert isinstance(web, WebIdentityProvider) and isinstance(top, AssumeRoleProvider)
     assert identity["Arn"] == "arn:aws:sts::444444444444:assumed-role/top/on-top"
     actions = [r["Action"] for r in requests if r.get("Action", "").startswith("Assume")]
     assert actions == ["AssumeRoleWithWebIdentity", "AssumeRole"]
     (assume_role,) = [r for r in requests if r.get("Action") == "AssumeRole"]
-    web_credentials = web.cache.credentials
+    web_credentials = web.credentials
     assert web_credentials is not None
     assert assume_role["_signing_key"] == web_credentials.access_key_id
 

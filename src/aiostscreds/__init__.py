@@ -16,8 +16,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from ._aiobotocore import AiobotocoreCredentials, aiobotocore_credentials, install
-    from ._cache import CredentialsCache, CredentialSource
+    from ._aiobotocore import AiobotocoreCredentials, install
+    from ._assume_role import AssumeRoleProvider
+    from ._cache import CredentialsCache
     from ._credentials import Credentials
     from ._errors import (
         ConfigurationError,
@@ -34,8 +35,9 @@ if TYPE_CHECKING:
         profile_provider,
         session_from_profile,
     )
-    from ._sts import AssumeRoleProvider, SessionTokenProvider
-    from ._terminal import stdin_token_provider, terminal_token_provider
+    from ._session_token import SessionTokenProvider
+    from ._source import CredentialSource
+    from ._terminal import terminal_token_provider
     from ._tokens import TokenProvider
     from ._totp import TOTPTokenProvider
     from ._web_identity import WebIdentityProvider
@@ -63,11 +65,9 @@ __all__ = [
     "TokenProviderError",
     "TokenProviderRequiredError",
     "WebIdentityProvider",
-    "aiobotocore_credentials",
     "install",
     "profile_provider",
     "session_from_profile",
-    "stdin_token_provider",
     "terminal_token_provider",
 ]
 
@@ -78,10 +78,9 @@ __version__ = "0.1.0"
 # pays for aiobotocore: importing any submodule runs this file first.
 _OWNERS = {
     "AiobotocoreCredentials": "._aiobotocore",
-    "aiobotocore_credentials": "._aiobotocore",
     "install": "._aiobotocore",
     "CredentialsCache": "._cache",
-    "CredentialSource": "._cache",
+    "CredentialSource": "._source",
     "Credentials": "._credentials",
     "ConfigurationError": "._errors",
     "CredentialsError": "._errors",
@@ -94,9 +93,8 @@ _OWNERS = {
     "TokenProviderRequiredError": "._profiles",
     "profile_provider": "._profiles",
     "session_from_profile": "._profiles",
-    "AssumeRoleProvider": "._sts",
-    "SessionTokenProvider": "._sts",
-    "stdin_token_provider": "._terminal",
+    "AssumeRoleProvider": "._assume_role",
+    "SessionTokenProvider": "._session_token",
     "terminal_token_provider": "._terminal",
     "TokenProvider": "._tokens",
     "TOTPTokenProvider": "._totp",

@@ -12,9 +12,8 @@ from ._cache import CredentialsCache
 from ._credentials import Credentials
 from ._errors import ConfigurationError
 from ._rejected_keys import RejectedKeyHook
-from ._sts import _STSProvider
 
-__all__ = ["AiobotocoreCredentials", "aiobotocore_credentials", "install"]
+__all__ = ["AiobotocoreCredentials", "install"]
 
 CredentialsSource = Union[CredentialsCache, Any]  # noqa: UP007
 """A :class:`CredentialsCache`, or a provider with ``async get_credentials()``."""
@@ -23,7 +22,7 @@ METHOD = "aiostscreds"
 
 
 def _getter(source: object) -> Callable[[], Awaitable[Credentials]]:
-    if isinstance(source, CredentialsCache):
+    if isinstance(source, CredentialsCache) and not hasattr(source, "get_credentials"):
         return source.get
     get_credentials = getattr(source, "get_credentials", None)
     if not callable(get_credentials):
@@ -35,17 +34,19 @@ def _getter(source: object) -> Callable[[], Awaitable[Credentials]]:
 
 
 def _cache_behind(source: object) -> CredentialsCache | None:
-    """The cache whose fresh credentials ``source``'s getter returns as they are, if known.
+    """``source`` if its getter returns :meth:`CredentialsCache.current`'s credentials as they are.
 
-    True of a plain ``CredentialsCache`` and of the library's STS providers;
-    a subclass that overrides the getter, or any other object, gets None.
+    True of a ``CredentialsCache`` and of the library's providers (which are
+    ones); a subclass that overrides the getter, or any other object, gets None.
     """
-    if isinstance(source, CredentialsCache):
-        return source if type(source).get is CredentialsCache.get else None
-    if isinstance(source, _STSProvider):
-        overridden = type(source).get_credentials is not _STSProvider.get_credentials
-        return None if overridden else source.cache
-    return None
+    if not isinstance(source, CredentialsCache):
+        return None
+    kind = type(source)
+    if kind.get is not CredentialsCache.get:
+        return None
+    if getattr(kind, "get_credentials", CredentialsCache.get) is not CredentialsCache.get:
+        return None
+    return source
 
 
 class AiobotocoreCredentials:
@@ -53,7 +54,12 @@ class AiobotocoreCredentials:
 
     The signer awaits :meth:`get_frozen_credentials` before every request, which
     goes through the cache's hot path: a clock read and a compare while the
-    credentials are fresh. Build one with :func:`aiobotocore_credentials`.
+    credentials are fresh. Pass it wherever aiobotocore expects a credentials
+    object; most code wants :func:`install` instead.
+
+    Args:
+        source: A :class:`CredentialsCache` (the library's providers are
+            ones), or any object with ``async get_credentials()``.
     """
 
     method = METHOD
@@ -72,14 +78,9 @@ class AiobotocoreCredentials:
         """The current credentials as botocore's ``ReadOnlyCredentials``."""
         cache = self._cache
         if cache is not None:
-            # The cache's freshness check, inlined as the providers do: while the
-            # credentials are fresh and already frozen, no second coroutine.
+            # While the credentials are fresh and already frozen, no coroutine is awaited.
             frozen = self._frozen
-            if (
-                frozen is not None
-                and cache._credentials is self._last
-                and cache._clock() < cache._refresh_at
-            ):
+            if frozen is not None and cache.current() is self._last:
                 return frozen
         credentials = await self._get()
         if credentials is not self._last:
@@ -105,15 +106,6 @@ class AiobotocoreCredentials:
             return None if last is None else getattr(last, property_name, None)
 
         return get_property
-
-
-def aiobotocore_credentials(source: CredentialsSource) -> AiobotocoreCredentials:
-    """The object aiobotocore clients sign with, backed by a provider or a cache.
-
-    Pass it wherever aiobotocore expects a credentials object. Most code wants
-    :func:`install` instead.
-    """
-    return AiobotocoreCredentials(source)
 
 
 class _InstalledProvider:
@@ -160,7 +152,7 @@ def install(session: Any, source: CredentialsSource) -> Any:
             "the session already resolved credentials of its own; install() must be "
             "called before the session creates a client or is given credentials"
         )
-    provider = _InstalledProvider(aiobotocore_credentials(source))
+    provider = _InstalledProvider(AiobotocoreCredentials(source))
     session.register_component("credential_provider", AioCredentialResolver([provider]))
     RejectedKeyHook(source).register(session)
     return session

@@ -1,15 +1,24 @@
-"""The single-flight engine: one refresh at a time, one outcome for every waiter."""
+"""The engine: the one object that holds credentials and refreshes them.
+
+One idea, though over 400 lines: the state of a credential supply and every
+rule that changes it. Single flight (one refresh at a time, one outcome for
+every waiter), the refresh policy's windows, backoff and the error cache,
+rejected keys, and the step through a shared cache ("lock, load, else fetch
+and store", with the trust checks) all read and write the same few fields;
+split apart, each part would have to reach into the others' state.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import random
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from types import TracebackType
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -27,21 +36,16 @@ from ._errors import (
 )
 from ._gate import Gate, new_gate
 from ._policy import RefreshPolicy, backoff_seconds, error_cache_seconds, schedule
+from ._source import CredentialSource, ShareableSource
+from .caches._shared import SharedCache, check_shared_cache
 
 __all__ = ["CredentialSource", "CredentialsCache"]
+
+_Self = TypeVar("_Self", bound="CredentialsCache")
 
 log = logging.getLogger("aiostscreds")
 
 _NEVER = -math.inf
-
-
-@runtime_checkable
-class CredentialSource(Protocol):
-    """Anything that can fetch a new set of credentials."""
-
-    async def retrieve(self) -> Credentials:
-        """Fetch new credentials; raise :class:`RefreshError` on failure."""
-        ...
 
 
 @attrs.define(eq=False)
@@ -83,6 +87,25 @@ def _current_loop() -> object:
     return anyio.lowlevel.current_token().native_token
 
 
+def _cancelled_from_outside() -> bool:
+    """Whether the current (refresh) task was cancelled by someone, as at loop shutdown.
+
+    On trio, and for anyio's own scopes, the effective deadline says so; on
+    asyncio 3.11+, ``Task.cancelling()``. Python 3.10's asyncio cannot tell a
+    ``task.cancel()`` from a CancelledError raised by the source: there, only
+    :meth:`CredentialsCache.aclose` (checked by the caller) counts. The task is
+    private to the cache, so only a loop shutdown can cancel it otherwise.
+    """
+    if anyio.current_effective_deadline() == -math.inf:
+        return True
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # not on asyncio
+        return False
+    cancelling = getattr(task, "cancelling", None)
+    return bool(cancelling is not None and cancelling())
+
+
 def _as_refresh_error(error: Exception) -> CredentialsError:
     if isinstance(error, CredentialsError):
         return error
@@ -110,7 +133,15 @@ class CredentialsCache:
         source: Any object with ``async retrieve() -> Credentials``.
         refresh: When to refresh and how to behave on failure.
         clock: Returns epoch seconds. Every decision about windows, backoff and
-            the error cache reads it; tests inject a fake one.
+            the error cache reads it; tests inject a fake one. A reading
+            earlier than the one at which a backoff or error-cache deadline
+            was set (a wall clock stepped back) ends that deadline: a step
+            back never lengthens one.
+        shared: A :class:`SharedCache` to share each refresh with, for a
+            source that says what it fetches (the library's STS sources).
+            Each refresh then takes the cache's lock, uses a stored entry if
+            it can be trusted, else fetches and stores the answer. A failing
+            cache is bypassed with a WARNING, never a credential outage.
 
     It is also an async context manager that calls :meth:`aclose` on exit.
     """
@@ -121,6 +152,7 @@ class CredentialsCache:
         *,
         refresh: RefreshPolicy = RefreshPolicy(),
         clock: Callable[[], float] = time.time,
+        shared: SharedCache | None = None,
     ) -> None:
         if not callable(getattr(source, "retrieve", None)):
             raise ConfigurationError("source must have an async retrieve() method")
@@ -128,7 +160,17 @@ class CredentialsCache:
             raise ConfigurationError("refresh must be a RefreshPolicy")
         if not callable(clock):
             raise ConfigurationError("clock must be callable, returning epoch seconds")
+        shared = check_shared_cache(shared)
+        if shared is not None and not (
+            isinstance(source, ShareableSource) and source.info.cache_key is not None
+        ):
+            raise ConfigurationError(
+                "shared needs a source that says what it fetches (info, with a cache_key) "
+                f"and hands back STS's response (retrieve_with_response()); "
+                f"{type(source).__name__} does not"
+            )
         self._source = source
+        self._shared = shared
         self._policy = refresh
         self._clock = clock
         self._rng = random.Random()
@@ -137,10 +179,14 @@ class CredentialsCache:
         self._refresh_at = _NEVER
         self._expire_at = _NEVER
         self._advisory_window: float | None = None
+        # Deadlines: [set at, until) in clock readings. A reading before "set at"
+        # (the wall clock stepped back) is past the deadline.
+        self._backoff_from = _NEVER
         self._backoff_until = _NEVER
         self._failures = 0
         self._last_error: CredentialsError | None = None
         self._cached_error: CredentialsError | None = None
+        self._error_from = _NEVER
         self._error_until = _NEVER
         self._rejected_keys: list[str] = []
         self._rejected = False  # the held credentials were passed to invalidate()
@@ -151,6 +197,11 @@ class CredentialsCache:
     def __repr__(self) -> str:
         source = type(self._source).__name__
         return f"<CredentialsCache source={source} credentials={self._credentials!r}>"
+
+    @property
+    def source(self) -> CredentialSource:
+        """The source the credentials are fetched from."""
+        return self._source
 
     @property
     def policy(self) -> RefreshPolicy:
@@ -167,6 +218,17 @@ class CredentialsCache:
         """The advisory window in seconds chosen at the last refresh, or None."""
         return self._advisory_window
 
+    def current(self) -> Credentials | None:
+        """The credentials held, if fresh (before the advisory window); else None.
+
+        The one synchronous freshness check: :meth:`get` returns these same
+        credentials without awaiting anything whenever this returns them.
+        """
+        credentials = self._credentials
+        if credentials is not None and self._clock() < self._refresh_at:
+            return credentials
+        return None
+
     async def get(self) -> Credentials:
         """Return usable credentials, refreshing them first if they are due.
 
@@ -178,6 +240,7 @@ class CredentialsCache:
             TokenProviderError: The MFA token provider failed.
             CredentialsError: The cache was closed.
         """
+        # current(), inlined: awaiting get() must cost no second call when fresh.
         credentials = self._credentials
         if credentials is not None and self._clock() < self._refresh_at:
             return credentials
@@ -186,7 +249,7 @@ class CredentialsCache:
         if self._closed:
             raise CredentialsError("the credentials cache is closed")
         now = self._clock()
-        if self._cached_error is not None and now < self._error_until:
+        if self._cached_error is not None and self._error_from <= now < self._error_until:
             # Outside the expiry window, held credentials beat any error.
             if credentials is not None and now < self._expire_at:
                 return credentials
@@ -195,9 +258,9 @@ class CredentialsCache:
         credentials = self._credentials
         if credentials is not None and now < self._expire_at:
             # Advisory window: only the first caller waits for the refresh.
-            if flight is not None or now < self._backoff_until:
+            if flight is not None or self._backoff_from <= now < self._backoff_until:
                 return credentials
-        elif flight is None and now < self._backoff_until:
+        elif flight is None and self._backoff_from <= now < self._backoff_until:
             return self._during_backoff(now)
         if flight is None:
             flight = self._start_flight()
@@ -326,7 +389,7 @@ class CredentialsCache:
         if flight.loop is _current_loop():
             await flight.done.wait()
 
-    async def __aenter__(self) -> CredentialsCache:
+    async def __aenter__(self: _Self) -> _Self:
         return self
 
     async def __aexit__(
@@ -362,11 +425,20 @@ class CredentialsCache:
                 if flight.close_requested:
                     scope.cancel()
                 try:
-                    credentials = await self._source.retrieve()
+                    credentials = await self._retrieve()
                 except Exception as error:
                     self._record_failure(flight, _as_refresh_error(error))
-                except anyio.get_cancelled_exc_class():
-                    raise
+                except anyio.get_cancelled_exc_class() as error:
+                    if flight.close_requested or scope.cancel_called or _cancelled_from_outside():
+                        raise
+                    # The source raised a cancellation of its own (a library's
+                    # timeout leaking out, say): a recoverable failure, with
+                    # backoff, not a cancellation of this refresh.
+                    wrapped = RefreshError(
+                        f"credential source raised {type(error).__name__}", recoverable=True
+                    )
+                    wrapped.__cause__ = error
+                    self._record_failure(flight, wrapped)
                 except BaseException as error:
                     # Say, another library's cancellation raised by a token provider.
                     # The waiters get a failure; only a real interrupt goes on up.
@@ -393,6 +465,49 @@ class CredentialsCache:
             if self._flight is flight:
                 self._flight = None
             flight.done.open()
+
+    async def _retrieve(self) -> Credentials:
+        """One fetch from the source, through the shared cache if there is one.
+
+        The shared step: take the cache's lock, load its entry, and use it if it
+        can be trusted (:meth:`_trusted`); else fetch and store the answer. The
+        role check is the cache's ``load(role_arn=...)`` contract. Whatever the
+        cache raises, the refresh goes on to the source.
+        """
+        shared = self._shared
+        if shared is None:
+            return await self._source.retrieve()
+        source: ShareableSource = self._source  # type: ignore[assignment]
+        info = source.info
+        key = info.cache_key
+        assert key is not None
+        async with _guarded_lock(shared, key, mfa=info.mfa):
+            stored = await _guarded_load(shared, key, info.role_arn)
+            if stored is not None and self._trusted(stored):
+                log.info(
+                    "using credentials for %s from %r until %s",
+                    info.role_arn or "the calling user",
+                    shared,
+                    stored.expiration.isoformat(),
+                )
+                return stored
+            credentials, response = await source.retrieve_with_response()
+            await _guarded_store(shared, key, response.value, credentials, mfa=info.mfa)
+            return credentials
+
+    def _trusted(self, stored: Credentials) -> bool:
+        """Whether a shared cache's entry may replace a fetch.
+
+        It must be outside the expiry window, newer than the credentials held,
+        and not a key passed to :meth:`invalidate`.
+        """
+        expiry = self._policy.expiry_window.total_seconds()
+        if stored.expires_at - expiry <= self._clock():
+            return False
+        held = self._credentials
+        if held is not None and stored.expires_at <= held.expires_at:
+            return False
+        return stored.access_key_id not in self._rejected_keys
 
     def _record_success(self, flight: _Flight, credentials: object) -> None:
         now = self._clock()
@@ -428,7 +543,7 @@ class CredentialsCache:
         self._expire_at = expire_at
         self._refresh_at = refresh_at
         self._failures = 0
-        self._backoff_until = _NEVER
+        self._backoff_from = self._backoff_until = _NEVER
         self._last_error = None
         self._cached_error = None
         flight.credentials = credentials
@@ -446,7 +561,7 @@ class CredentialsCache:
         if not is_recoverable(error):
             pause = error_cache_seconds(self._policy, self._rng)
             self._cached_error = error
-            self._error_until = now + pause
+            self._error_from, self._error_until = now, now + pause
             log.warning(
                 "credential refresh failed: %s; not recoverable, %s for %.1f s",
                 error,
@@ -468,10 +583,78 @@ class CredentialsCache:
             expires_at=expires_at,
             failures=self._failures,
         )
-        self._backoff_until = now + pause
+        self._backoff_from, self._backoff_until = now, now + pause
         log.warning(
             "credential refresh failed: %s; %snext attempt in %.1f s",
             error,
             "serving the credentials held; " if serving else "",
             pause,
         )
+
+
+# The engine's side of "a cache failure is never a credential outage": whatever a
+# shared cache raises, the refresh goes on to the source without it.
+
+
+@contextlib.asynccontextmanager
+async def _guarded_lock(cache: SharedCache, key: str, *, mfa: bool) -> AsyncIterator[None]:
+    """``cache.locked(key)``, or no lock at all if taking it fails."""
+    try:
+        lock = cache.locked(key, mfa=mfa)
+        await lock.__aenter__()
+    except Exception as error:
+        log.warning(
+            "shared cache %r could not lock: %s; refreshing without the lock",
+            cache,
+            _describe(error),
+        )
+        yield
+        return
+    try:
+        yield
+    except BaseException as error:
+        # The body's own error (STS's, a cancellation) is what the caller must see:
+        # a cache may neither replace it nor swallow it.
+        try:
+            await lock.__aexit__(type(error), error, error.__traceback__)
+        except Exception as unlock_error:
+            if unlock_error is not error:
+                log.warning(
+                    "shared cache %r could not unlock: %s", cache, _describe(unlock_error)
+                )
+        raise
+    else:
+        try:
+            await lock.__aexit__(None, None, None)
+        except Exception as error:
+            log.warning("shared cache %r could not unlock: %s", cache, _describe(error))
+
+
+async def _guarded_load(cache: SharedCache, key: str, role_arn: str | None) -> Credentials | None:
+    """``cache.load()``, or None if it fails or returns something else than Credentials."""
+    try:
+        stored = await cache.load(key, role_arn=role_arn)
+    except Exception as error:
+        log.warning("shared cache %r could not load: %s; calling STS", cache, _describe(error))
+        return None
+    return stored if isinstance(stored, Credentials) else None
+
+
+async def _guarded_store(
+    cache: SharedCache,
+    key: str,
+    response: Mapping[str, Any],
+    credentials: Credentials,
+    *,
+    mfa: bool,
+) -> None:
+    """``cache.store()``; a failure is logged, never raised."""
+    try:
+        await cache.store(key, response, credentials, mfa=mfa)
+    except Exception as error:
+        log.warning("shared cache %r could not store: %s", cache, _describe(error))
+
+
+def _describe(error: BaseException) -> str:
+    # The type only: a cache's own message may quote what it was handed.
+    return type(error).__name__

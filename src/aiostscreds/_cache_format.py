@@ -17,6 +17,8 @@ import logging
 import os
 import stat
 
+from ._arn import same_role
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING would import typing
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -29,8 +31,8 @@ __all__ = [
     "cache_key",
     "directory_problem",
     "parse_expiration",
+    "profile_role_request",
     "read_entry",
-    "same_role",
 ]
 
 log = logging.getLogger("aiostscreds")
@@ -77,6 +79,43 @@ def assume_role_cache_key(
     return cache_key(args)
 
 
+# A profile's keys that configure its AssumeRole request, and the request's fields.
+_PROFILE_ROLE_KEYS = (
+    ("role_arn", "RoleArn"),
+    ("role_session_name", "RoleSessionName"),
+    ("external_id", "ExternalId"),
+    ("mfa_serial", "SerialNumber"),
+)
+
+
+def profile_role_request(
+    section: Mapping[str, Any], *, mfa_session: bool = False
+) -> dict[str, Any] | None:
+    """The AssumeRole arguments that a profile's keys configure; None without ``role_arn``.
+
+    ``RoleArn``, and ``RoleSessionName``, ``ExternalId``, ``SerialNumber`` and
+    ``DurationSeconds`` (an int) when the profile sets them: the request the
+    profile's role is assumed with (but ``TokenCode``, and a generated session
+    name), so that ``assume_role_cache_key(request, explicit_session_name=True,
+    explicit_duration=True)`` is its cache key. With ``mfa_session`` the role
+    is assumed from an MFA session, without ``SerialNumber``. The profile code
+    builds each hop from it; the command's warm path keys its lookup with it.
+
+    Raises:
+        ValueError: ``duration_seconds`` is not a whole number.
+    """
+    if not isinstance(section.get("role_arn"), str):
+        return None
+    request: dict[str, Any] = {}
+    for key, field in _PROFILE_ROLE_KEYS:
+        value = section.get(key)
+        if value is not None and not (mfa_session and key == "mfa_serial"):
+            request[field] = str(value)
+    if section.get("duration_seconds") is not None:
+        request["DurationSeconds"] = int(str(section["duration_seconds"]).strip())
+    return request
+
+
 def directory_problem(info: os.stat_result) -> str | None:
     """Why a cache directory with this ``stat`` must not be used, or None.
 
@@ -91,28 +130,6 @@ def directory_problem(info: os.stat_result) -> str | None:
     if info.st_mode & stat.S_IWOTH:
         return "it is writable by others"
     return None
-
-
-def same_role(assumed_role_arn: object, role_arn: str) -> bool:
-    """Whether ``arn:P:sts::A:assumed-role/NAME/SESSION`` is a session of the role.
-
-    The role is ``arn:P:iam::A:role/PATH/NAME``: same partition, account and name.
-    """
-    if not isinstance(assumed_role_arn, str):
-        return False
-    theirs = assumed_role_arn.split(":", 5)
-    ours = role_arn.split(":", 5)
-    if len(theirs) != 6 or len(ours) != 6:
-        return False
-    kind, _, rest = theirs[5].partition("/")
-    role_name = rest.split("/", 1)[0]
-    return (
-        kind == "assumed-role"
-        and theirs[1] == ours[1]
-        and theirs[4] == ours[4]
-        and role_name != ""
-        and role_name == ours[5].rsplit("/", 1)[-1]
-    )
 
 
 def parse_expiration(text: str) -> dt.datetime:

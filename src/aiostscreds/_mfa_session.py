@@ -10,26 +10,21 @@ day. The session is shared with other processes through the :class:`FileCache`.
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable
 from typing import Any
 
 import attrs
 
 from ._cache import CredentialsCache
 from ._cache_format import cache_key
-from ._credentials import Credentials
+from ._clients import session_clients
 from ._errors import ConfigurationError
 from ._policy import RefreshPolicy
-from ._sts import SessionTokenProvider, fetch_shared
+from ._session_token import SessionTokenSource
 from ._tokens import TokenProvider
 from ._validation import CHAINED_ROLE_MAX_DURATION, SESSION_TOKEN_MAX_DURATION, check_duration
 from .caches._shared import SharedCache
 
-__all__ = ["MFASession", "mfa_session_cache_key", "mfa_session_chain"]
-
-log = logging.getLogger("aiostscreds")
+__all__ = ["mfa_session_cache_key", "mfa_session_chain"]
 
 
 def mfa_session_cache_key(access_key_id: str, serial_number: str) -> str:
@@ -44,36 +39,6 @@ def mfa_session_cache_key(access_key_id: str, serial_number: str) -> str:
     return cache_key({**args, "SerialNumber": serial_number})
 
 
-class MFASession:
-    """GetSessionToken with MFA, cached in memory (single flight) and in a FileCache."""
-
-    def __init__(
-        self,
-        provider: SessionTokenProvider,
-        *,
-        key: str,
-        cache: SharedCache | None,
-        refresh: RefreshPolicy,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._provider = provider
-        self._key = key
-        self._shared_cache = cache
-        self._clock = clock
-        self.cache = CredentialsCache(self, refresh=refresh, clock=clock)
-
-    def __repr__(self) -> str:
-        return f"<MFASession serial_number={self._provider.serial_number!r}>"
-
-    async def retrieve(self) -> Credentials:
-        """A cached session still outside the expiry window, else one GetSessionToken call."""
-        shared = self._shared_cache
-        if shared is None:
-            credentials, _ = await self._provider._fetch()
-            return credentials
-        return await fetch_shared(self._provider, shared, self._key, None, self.cache)
-
-
 def mfa_session_chain(
     chain: list[Any],
     *,
@@ -82,8 +47,11 @@ def mfa_session_chain(
     cache: SharedCache | None,
     refresh: RefreshPolicy,
     source_session: Any,
-) -> tuple[list[Any], MFASession]:
+) -> tuple[list[Any], CredentialsCache]:
     """The chain's hops rewritten to be assumed from an MFA session, and that session.
+
+    The session is one :class:`CredentialsCache` around a GetSessionToken
+    source keyed by :func:`mfa_session_cache_key`, shared through ``cache``.
 
     ``chain`` is the profile's hops, bottom first; ``source_session`` signs with
     the bottom hop's long-term keys.
@@ -113,19 +81,15 @@ def mfa_session_chain(
                 "from a GetSessionToken session to 1 hour"
             )
     seconds = check_duration(duration, parameter="mfa_session", maximum=SESSION_TOKEN_MAX_DURATION)
-    provider = SessionTokenProvider.from_session(
-        source_session,
+    source = SessionTokenSource(
+        session_clients(source_session, None),
         duration=seconds,
         serial_number=serials[0],
         token_provider=token_provider,
         refresh=refresh,
+        mfa_session_key=mfa_session_cache_key(bottom.source[1][0], serials[0]),
     )
-    session = MFASession(
-        provider,
-        key=mfa_session_cache_key(bottom.source[1][0], serials[0]),
-        cache=cache,
-        refresh=refresh,
-    )
+    session = CredentialsCache(source, refresh=refresh, shared=cache)
     hops = [attrs.evolve(hop, mfa_serial=None) for hop in chain]
     hops[0] = attrs.evolve(hops[0], source=("role",))
     return hops, session

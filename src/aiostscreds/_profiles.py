@@ -3,7 +3,7 @@
 
 The config is read with botocore's own loader (``AWS_CONFIG_FILE`` and
 ``AWS_SHARED_CREDENTIALS_FILE`` honoured) and validated at once. Each role
-hop of a chain becomes an :class:`AssumeRoleProvider` with a cache of its own,
+hop of a chain becomes an :class:`AssumeRoleProvider` (an engine of its own),
 whose STS clients come from a session signed by the hop below it; a web
 identity at the bottom of a chain becomes a :class:`WebIdentityProvider`.
 """
@@ -14,7 +14,7 @@ import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, Union
+from typing import Any
 
 import attrs
 import botocore.exceptions
@@ -23,11 +23,12 @@ from aiobotocore.session import AioSession
 from botocore.utils import validate_region_name
 
 from ._aiobotocore import install
+from ._assume_role import AssumeRoleProvider
 from ._cache import CredentialsCache
-from ._credentials import Credentials
+from ._cache_format import profile_role_request
 from ._errors import ConfigurationError
 from ._policy import RefreshPolicy
-from ._sts import STS_DEFAULT_DURATION, AssumeRoleProvider
+from ._sts import lifetime
 from ._tokens import TokenProvider
 from ._validation import (
     ASSUME_ROLE_MAX_DURATION,
@@ -65,9 +66,6 @@ _WEB_IDENTITY_ENV = {
     "role_session_name": "AWS_ROLE_SESSION_NAME",
 }
 
-_Provider = Union[AssumeRoleProvider, WebIdentityProvider]  # noqa: UP007 (a runtime alias on 3.10)
-# What signs a hop's STS calls: the hop below, or an MFA session's cache.
-_Signer = Union[_Provider, CredentialsCache]  # noqa: UP007
 
 
 class TokenProviderRequiredError(ConfigurationError):
@@ -312,19 +310,24 @@ def _resolve(
         _static_keys(name, config)
         visited.append(name)
         source = _source_of(profiles, name, config, visited)
+        # Each key is checked first (its error names the profile and the key);
+        # the hop is then built from the request the warm path keys too.
+        check_role_arn(_value(name, config, "role_arn"), parameter=f"role_arn in profile {name!r}")
+        _option(name, config, "mfa_serial", "serialNumberType")
+        _option(name, config, "external_id", "externalIdType")
+        _option(name, config, "role_session_name", "roleSessionNameType")
+        _duration(name, config, chained=source[0] in ("role", "web_identity"))
+        request = profile_role_request(config)
+        assert request is not None
         hops.append(
             _Hop(
                 profile=name,
-                role_arn=check_role_arn(
-                    _value(name, config, "role_arn"), parameter=f"role_arn in profile {name!r}"
-                ),
+                role_arn=request["RoleArn"],
                 source=source,
-                mfa_serial=_option(name, config, "mfa_serial", "serialNumberType"),
-                external_id=_option(name, config, "external_id", "externalIdType"),
-                role_session_name=_option(name, config, "role_session_name", "roleSessionNameType"),
-                duration_seconds=_duration(
-                    name, config, chained=source[0] in ("role", "web_identity")
-                ),
+                mfa_serial=request.get("SerialNumber"),
+                external_id=request.get("ExternalId"),
+                role_session_name=request.get("RoleSessionName"),
+                duration_seconds=request.get("DurationSeconds"),
             )
         )
         if source[0] == "web_identity":
@@ -352,7 +355,7 @@ def _sts_session(profile: str | None, region: str | None, client_config: Any) ->
 
 
 def _source_session(
-    hop: _Hop, below: _Signer | None, region: str | None, client_config: Any
+    hop: _Hop, below: CredentialsCache | None, region: str | None, client_config: Any
 ) -> AioSession:
     """A session for ``hop``'s STS clients, signed by what lies below it."""
     kind = hop.source[0]
@@ -421,7 +424,7 @@ def _assemble(
     region_name: str | None,
     client_config: Any = None,
     mfa_session: dt.timedelta | float | None = None,
-) -> tuple[AioSession, list[_Provider]]:
+) -> tuple[AioSession, list[CredentialsCache]]:
     check_shared_cache(cache)
     if not isinstance(refresh, RefreshPolicy):
         raise ConfigurationError("refresh must be a RefreshPolicy")
@@ -457,15 +460,15 @@ def _assemble(
         if hop.mfa_serial is not None and token_provider is None:
             raise TokenProviderRequiredError(
                 f"profile {hop.profile!r} has mfa_serial, reached from profile {profile!r}: "
-                "pass token_provider= (for example aiostscreds.stdin_token_provider)"
+                "pass token_provider= (for example aiostscreds.terminal_token_provider)"
             )
     region = region_name or _value(profile, profiles.get(profile, {}), "region")
-    providers: list[_Provider] = []
-    below: _Signer | None = None
+    hops: list[CredentialsCache] = []
+    below: CredentialsCache | None = None
     if web_identity is not None:
         where = f"profile {web_identity.profile!r}" if web_identity.profile else "the environment"
         duration = web_identity.duration_seconds
-        refresh.check_fits(_lifetime(duration), parameter=f"the duration of {where}")
+        refresh.check_fits(lifetime(duration), parameter=f"the duration of {where}")
         below = WebIdentityProvider.from_session(
             _sts_session(web_identity.profile, region, client_config),
             web_identity.role_arn,
@@ -475,7 +478,7 @@ def _assemble(
             refresh=refresh,
             client_config=client_config,
         )
-        providers.append(below)
+        hops.append(below)
     if mfa_session is not None:
         from ._mfa_session import mfa_session_chain
 
@@ -492,7 +495,8 @@ def _assemble(
             refresh=refresh,
             source_session=_source_session(chain[0], None, region, client_config),
         )
-        below = session.cache
+        below = session
+        hops.append(session)
     # Whether what signs the next hop came from a call that carried an MFA code.
     mfa_below = mfa_session is not None
     for hop in chain:
@@ -500,7 +504,7 @@ def _assemble(
         # STS gives 1 hour, and the CLI reuses the cached entry.
         duration = hop.duration_seconds
         refresh.check_fits(
-            _lifetime(duration), parameter=f"the duration of profile {hop.profile!r}"
+            lifetime(duration), parameter=f"the duration of profile {hop.profile!r}"
         )
         below = AssumeRoleProvider.from_session(
             _source_session(hop, below, region, client_config),
@@ -512,18 +516,12 @@ def _assemble(
             token_provider=token_provider if hop.mfa_serial else None,
             refresh=refresh,
             cache=cache,
+            mfa_derived=mfa_below,
         )
-        below._mfa_derived = mfa_below
         mfa_below = mfa_below or hop.mfa_serial is not None
-        providers.append(below)
+        hops.append(below)
     assert below is not None
-    return install(_base_session(session_profile, region_name, client_config), below), providers
-
-
-def _lifetime(duration_seconds: int | None) -> dt.timedelta:
-    if duration_seconds is None:
-        return STS_DEFAULT_DURATION
-    return dt.timedelta(seconds=duration_seconds)
+    return install(_base_session(session_profile, region_name, client_config), below), hops
 
 
 def session_from_profile(
@@ -604,63 +602,44 @@ def session_from_profile(
 
 
 class ProfileProvider:
-    r"""A handle on a profile's credentials: the top of its chain, and a session signed by it.
+    r"""A handle on a profile's credentials: the engines of its chain, and a session signed by it.
 
-    Made by :func:`profile_provider`. It has the providers' own API
-    (:meth:`get_credentials`, :attr:`credentials`, :meth:`invalidate`,
-    :meth:`force_refresh`, :meth:`is_expired`, :meth:`aclose`), applied to the
-    top hop, whose credentials the session signs with. Lower hops refresh on
-    their own when the top one needs them. It is an async context manager
-    that closes every hop on exit.
+    Made by :func:`profile_provider`. Each hop of the chain is a
+    :class:`CredentialsCache` (an :class:`AssumeRoleProvider`, a
+    :class:`WebIdentityProvider`, or an MFA session's cache); the session signs
+    with :attr:`top`. Use the top hop's own API: ``handle.top.get()``,
+    ``handle.top.force_refresh()``, ``handle.top.invalidate(key)``... Lower hops
+    refresh on their own when the top one needs them. It is an async context
+    manager that closes every hop on exit.
 
     Attributes:
         profile: The profile's name (``None`` for the environment's web
             identity with no profile).
         session: An ``AioSession`` whose clients sign with :attr:`top`.
-        providers: Every hop, from the bottom of the chain to the top: a
-            :class:`WebIdentityProvider` and/or :class:`AssumeRoleProvider`\ s.
+        hops: Every hop's engine, from the bottom of the chain to the top.
     """
 
-    def __init__(self, profile: str | None, session: AioSession, providers: Sequence[_Provider]):
-        if not providers:
-            raise ConfigurationError("a ProfileProvider needs at least one provider")
+    def __init__(
+        self, profile: str | None, session: AioSession, hops: Sequence[CredentialsCache]
+    ) -> None:
+        if not hops:
+            raise ConfigurationError("a ProfileProvider needs at least one hop")
         self.profile = profile
         self.session = session
-        self.providers: tuple[_Provider, ...] = tuple(providers)
+        self.hops: tuple[CredentialsCache, ...] = tuple(hops)
 
     def __repr__(self) -> str:
         return f"<ProfileProvider profile={self.profile!r} top={self.top!r}>"
 
     @property
-    def top(self) -> AssumeRoleProvider | WebIdentityProvider:
-        """The provider whose credentials the profile stands for."""
-        return self.providers[-1]
-
-    @property
-    def credentials(self) -> Credentials | None:
-        """The top hop's credentials held now, whatever their age; None before the first fetch."""
-        return self.top.cache.credentials
-
-    async def get_credentials(self) -> Credentials:
-        """Usable credentials for the profile, refreshing (and prompting) if due."""
-        return await self.top.get_credentials()
-
-    def invalidate(self, access_key_id: str) -> None:
-        """Mark the top hop's credentials with ``access_key_id`` as rejected."""
-        self.top.invalidate(access_key_id)
-
-    async def force_refresh(self) -> Credentials:
-        """Refresh the top hop now (an MFA hop prompts); lower hops only if they are due."""
-        return await self.top.force_refresh()
-
-    def is_expired(self) -> bool:
-        """True when the top hop holds no credentials or its expiry window has begun."""
-        return self.top.is_expired()
+    def top(self) -> CredentialsCache:
+        """The hop whose credentials the profile stands for, and the session signs with."""
+        return self.hops[-1]
 
     async def aclose(self) -> None:
         """Close every hop, top first: refreshes in flight are cancelled."""
-        for provider in reversed(self.providers):
-            await provider.aclose()
+        for hop in reversed(self.hops):
+            await hop.aclose()
 
     async def __aenter__(self) -> ProfileProvider:
         return self
@@ -696,7 +675,7 @@ def profile_provider(
         TokenProviderRequiredError: A profile in the chain has ``mfa_serial``
             and ``token_provider`` is None.
     """
-    session, providers = _assemble(
+    session, hops = _assemble(
         profile,
         token_provider=token_provider,
         cache=cache,
@@ -705,10 +684,10 @@ def profile_provider(
         client_config=client_config,
         mfa_session=mfa_session,
     )
-    if not providers:
+    if not hops:
         name = profile or "the default chain"
         raise ConfigurationError(
             f"profile {name!r} configures neither role_arn nor web_identity_token_file: "
             "there is no STS provider to hand out (use session_from_profile)"
         )
-    return ProfileProvider(session.profile, session, providers)
+    return ProfileProvider(session.profile, session, hops)

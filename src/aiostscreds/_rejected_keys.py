@@ -122,17 +122,16 @@ class RejectedKeyHook:
     """The two event handlers that :func:`install` registers on a session.
 
     Args:
-        source: What the session signs with: a :class:`CredentialsCache`, or a
-            provider with ``invalidate(access_key_id)`` (and, for the library's
-            providers, a ``cache``).
+        source: What the session signs with: a :class:`CredentialsCache` (the
+            library's providers are ones), or any object with
+            ``invalidate(access_key_id)``.
         clock: Monotonic seconds, for the cooldown.
     """
 
     def __init__(
         self, source: object, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        cache = source if isinstance(source, CredentialsCache) else getattr(source, "cache", None)
-        self._cache = cache if isinstance(cache, CredentialsCache) else None
+        self._cache = source if isinstance(source, CredentialsCache) else None
         invalidate = getattr(source, "invalidate", None)
         self._invalidate: Callable[[str], None] | None = (
             invalidate if callable(invalidate) else None

@@ -18,7 +18,7 @@ else:
 from ._crossloop import Lock
 from ._errors import TokenProviderError
 
-__all__ = ["terminal_token_provider", "stdin_token_provider"]
+__all__ = ["terminal_token_provider"]
 
 _TERMINAL = "/dev/tty"
 # A canonical-mode read returns at most one line, and a line holds at most this much.
@@ -63,14 +63,6 @@ async def terminal_token_provider(serial_number: str) -> str:
             return await _prompt_on(fd, prompt)
         finally:
             os.close(fd)
-
-
-stdin_token_provider = terminal_token_provider
-"""The former name of :func:`terminal_token_provider`, kept for compatibility.
-
-It never reads standard input: the prompt and the answer go through the
-controlling terminal.
-"""
 
 
 def _open_terminal() -> int:

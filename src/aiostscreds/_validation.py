@@ -16,6 +16,7 @@ from typing import Any
 
 import botocore.loaders
 
+from ._arn import parse_arn
 from ._errors import ConfigurationError
 from ._policy import to_seconds
 
@@ -36,10 +37,9 @@ MIN_DURATION = 900
 MAX_POLICY_ARNS = 10
 MAX_POLICY_DEPTH = 64
 
-_ROLE_ARN = re.compile(
-    r"arn:(?P<partition>aws[a-z-]*):iam::(?P<account>[0-9]{12}):role/(?P<name>[\w+=,.@/-]+)",
-    re.ASCII,
-)
+_PARTITION = re.compile(r"aws[a-z-]*", re.ASCII)
+_ACCOUNT = re.compile(r"[0-9]{12}", re.ASCII)
+_ROLE_PATH_AND_NAME = re.compile(r"role/[\w+=,.@/-]+", re.ASCII)
 _POLICY_ARN = re.compile(r"arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/[\w+=,.@/-]+", re.ASCII)
 _TOKEN_CODE = re.compile(r"[0-9]{6}", re.ASCII)
 
@@ -102,18 +102,20 @@ def check_string(value: object, *, parameter: str, shape: str) -> str:
 def check_role_arn(value: object, *, parameter: str = "role_arn") -> str:
     """Check an IAM role ARN: length and characters from the model, then its shape."""
     arn = check_string(value, parameter=parameter, shape="arnType")
-    if _ROLE_ARN.fullmatch(arn) is None:
+    fields = parse_arn(arn)
+    if (
+        fields is None
+        or _PARTITION.fullmatch(fields.partition) is None
+        or fields.service != "iam"
+        or fields.region != ""
+        or _ACCOUNT.fullmatch(fields.account) is None
+        or _ROLE_PATH_AND_NAME.fullmatch(fields.resource) is None
+    ):
         raise ConfigurationError(
             f"{parameter} must be an IAM role ARN of the form "
             f"arn:<partition>:iam::<12-digit account id>:role/<path/name> (got {arn!r})"
         )
     return arn
-
-
-def role_account(role_arn: str) -> str | None:
-    """The account id in a role ARN, if it is one."""
-    match = _ROLE_ARN.fullmatch(role_arn)
-    return match.group("account") if match else None
 
 
 def check_token_code(value: object, *, parameter: str = "token_code") -> str:

@@ -1,4 +1,5 @@
-"""STS AssumeRoleWithWebIdentity: EKS service-account tokens, CI OIDC tokens."""
+"""STS AssumeRoleWithWebIdentity (EKS service-account tokens, CI OIDC tokens): the source
+that calls it, and the provider (the engine around that source)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import datetime as dt
 import errno
 import logging
 import os
-import secrets
 import stat
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -17,25 +17,28 @@ import anyio.to_thread
 import botocore
 from aiobotocore.config import AioConfig
 
+from ._cache import CredentialsCache
+from ._clients import client_factory, session_clients
 from ._credentials import Credentials
 from ._errors import ConfigurationError, RefreshError
 from ._policy import RefreshPolicy
+from ._source import Sealed, SourceInfo
 from ._sts import (
-    AssumeRoleProvider,
-    _Sealed,
-    _session_clients,
-    _SessionClients,
-    _STSProvider,
+    STSCall,
+    account_of_assumed_role,
+    lifetime,
+    load_timeout,
+    requested_duration,
+    session_name,
 )
 from ._validation import (
     ASSUME_ROLE_MAX_DURATION,
     check_policy,
     check_policy_arns,
     check_role_arn,
-    check_string,
 )
 
-__all__ = ["WebIdentityProvider"]
+__all__ = ["WebIdentityProvider", "WebIdentitySource"]
 
 log = logging.getLogger("aiostscreds")
 
@@ -100,13 +103,117 @@ def _read_token(path: Path) -> str:
     return token
 
 
-class WebIdentityProvider(_STSProvider):
+class WebIdentitySource:
+    """Fetches credentials with STS AssumeRoleWithWebIdentity; holds no state.
+
+    Takes :class:`WebIdentityProvider`'s arguments. The token file is read
+    again for every call, since Kubernetes rotates it. Never shared through a
+    shared cache (no cache key).
+    """
+
+    def __init__(
+        self,
+        client: object,
+        role_arn: str,
+        token_file: str | os.PathLike[str],
+        *,
+        role_session_name: str | None = None,
+        duration: dt.timedelta | float | None = None,
+        policy: str | None = None,
+        policy_arns: Iterable[str] = (),
+        refresh: RefreshPolicy = RefreshPolicy(),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.role_arn = check_role_arn(role_arn)
+        self.token_file = check_token_file(token_file)
+        self.role_session_name = session_name(role_session_name)
+        params: dict[str, Any] = {
+            "RoleArn": self.role_arn,
+            "RoleSessionName": self.role_session_name,
+        }
+        if policy is not None:
+            params["Policy"] = check_policy(policy)
+        arns = check_policy_arns(policy_arns)
+        if arns:
+            params["PolicyArns"] = [{"arn": arn} for arn in arns]
+        self._duration = requested_duration(
+            duration, maximum=ASSUME_ROLE_MAX_DURATION, refresh=refresh
+        )
+        if not callable(clock):
+            raise ConfigurationError("clock must be callable, returning epoch seconds")
+        if self._duration is not None:
+            params["DurationSeconds"] = self._duration
+        self._params = params
+        self._sts = STSCall(
+            client_factory(client, "assume_role_with_web_identity"),
+            operation="AssumeRoleWithWebIdentity",
+            method="assume_role_with_web_identity",
+            subject=self.role_arn,
+            load_timeout=load_timeout(refresh),
+            clock=clock,
+        )
+        self.info = SourceInfo(kind="web_identity", role_arn=self.role_arn, cache_key=None)
+
+    def __repr__(self) -> str:
+        return (
+            f"<WebIdentitySource role_arn={self.role_arn!r} "
+            f"token_file={str(self.token_file)!r} "
+            f"role_session_name={self.role_session_name!r}>"
+        )
+
+    @property
+    def duration(self) -> dt.timedelta:
+        """The session duration requested from STS (STS's 1 hour when none is sent)."""
+        return lifetime(self._duration)
+
+    @property
+    def request(self) -> dict[str, Any]:
+        """The request parameters sent on each call, without ``WebIdentityToken``."""
+        return dict(self._params)
+
+    async def retrieve(self) -> Credentials:
+        """One AssumeRoleWithWebIdentity call, with the token read afresh."""
+        credentials, _ = await self.retrieve_with_response()
+        return credentials
+
+    async def retrieve_with_response(self) -> tuple[Credentials, Sealed[Mapping[str, Any]]]:
+        """One AssumeRoleWithWebIdentity call: the credentials and STS's raw response, sealed.
+
+        Raises:
+            RefreshError: The token file could not be read (recoverable, naming
+                the file), STS or the network failed, or the response was unusable.
+        """
+        request = Sealed(dict(self._params))
+        # Read at every refresh: Kubernetes rotates the token. The token goes
+        # straight into the sealed request, never into a local of this frame.
+        request.value["WebIdentityToken"] = await anyio.to_thread.run_sync(
+            _read_token, self.token_file
+        )
+        credentials, response, elapsed = await self._sts.fetch(
+            request, account_id=self._account_id
+        )
+        log.info(
+            "assumed role %s with a web identity as session %s until %s "
+            "(AssumeRoleWithWebIdentity took %.0f ms)",
+            self.role_arn,
+            self.role_session_name,
+            credentials.expiration.isoformat(),
+            elapsed * 1000,
+        )
+        return credentials, response
+
+    def _account_id(self, response: object) -> str | None:
+        return account_of_assumed_role(response, self.role_arn)
+
+
+class WebIdentityProvider(CredentialsCache):
     """Credentials for an IAM role from an OIDC token, via STS AssumeRoleWithWebIdentity.
 
     What EKS (IRSA) and CI systems with OIDC use, and what botocore does for a
     profile (or environment) with ``role_arn`` and ``web_identity_token_file``.
-    It runs on the same engine as :class:`AssumeRoleProvider`: one refresh at
-    a time, the same refresh policy, errors classified the same way. Every
+    A :class:`CredentialsCache` around an AssumeRoleWithWebIdentity source, as
+    :class:`AssumeRoleProvider` is around an AssumeRole one: one refresh at a
+    time, the same refresh policy, errors classified the same way. Every
     parameter is checked at construction; a bad one raises
     :class:`ConfigurationError` naming it, and no STS call is made.
 
@@ -136,9 +243,6 @@ class WebIdentityProvider(_STSProvider):
         clock: Returns epoch seconds; for tests.
     """
 
-    _operation = "AssumeRoleWithWebIdentity"
-    _method = "assume_role_with_web_identity"
-
     def __init__(
         self,
         client: object,
@@ -152,35 +256,21 @@ class WebIdentityProvider(_STSProvider):
         refresh: RefreshPolicy = RefreshPolicy(),
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.role_arn = check_role_arn(role_arn)
-        self.token_file = check_token_file(token_file)
-        if role_session_name is None:
-            role_session_name = f"aiostscreds-{secrets.token_hex(8)}"
-        self.role_session_name = check_string(
-            role_session_name, parameter="role_session_name", shape="roleSessionNameType"
-        )
-        params: dict[str, Any] = {
-            "RoleArn": self.role_arn,
-            "RoleSessionName": self.role_session_name,
-        }
-        if policy is not None:
-            params["Policy"] = check_policy(policy)
-        arns = check_policy_arns(policy_arns)
-        if arns:
-            params["PolicyArns"] = [{"arn": arn} for arn in arns]
-        super().__init__(
+        source = WebIdentitySource(
             client,
+            role_arn,
+            token_file,
+            role_session_name=role_session_name,
             duration=duration,
-            max_duration=ASSUME_ROLE_MAX_DURATION,
-            serial_number=None,
-            token_code=None,
-            token_provider=None,
+            policy=policy,
+            policy_arns=policy_arns,
             refresh=refresh,
             clock=clock,
         )
-        if self._duration is not None:
-            params["DurationSeconds"] = self._duration
-        self._params = params
+        self._web_identity = source  # before the engine's __init__: repr() reads it
+        super().__init__(source, refresh=refresh, clock=clock)
+
+    get_credentials = CredentialsCache.get
 
     @classmethod
     def from_session(
@@ -204,44 +294,47 @@ class WebIdentityProvider(_STSProvider):
             if not callable(getattr(client_config, "merge", None)):
                 raise ConfigurationError("client_config must be an AioConfig")
             unsigned = client_config.merge(unsigned)
-        clients = _SessionClients(_session_clients(session, unsigned))
-        return cls(clients, role_arn, token_file, **options)
+        return cls(session_clients(session, unsigned), role_arn, token_file, **options)
 
     def __repr__(self) -> str:
+        source = self._web_identity
         return (
-            f"<WebIdentityProvider role_arn={self.role_arn!r} "
-            f"token_file={str(self.token_file)!r} "
-            f"role_session_name={self.role_session_name!r} "
-            f"duration={self.duration.total_seconds():.0f}s>"
+            f"<WebIdentityProvider role_arn={source.role_arn!r} "
+            f"token_file={str(source.token_file)!r} "
+            f"role_session_name={source.role_session_name!r} "
+            f"duration={source.duration.total_seconds():.0f}s>"
         )
+
+    async def retrieve(self) -> Credentials:
+        """Make exactly one STS call, with the token read afresh; bypasses the in-memory state.
+
+        Raises:
+            RefreshError: The token file could not be read, STS or the network
+                failed, or the response was unusable.
+        """
+        return await self._retrieve()
+
+    @property
+    def role_arn(self) -> str:
+        """The role assumed."""
+        return self._web_identity.role_arn
+
+    @property
+    def token_file(self) -> Path:
+        """The file the OIDC token is read from at every refresh."""
+        return self._web_identity.token_file
+
+    @property
+    def role_session_name(self) -> str:
+        """The session name sent on each refresh."""
+        return self._web_identity.role_session_name
+
+    @property
+    def duration(self) -> dt.timedelta:
+        """The session duration requested from STS (STS's 1 hour when none is sent)."""
+        return self._web_identity.duration
 
     @property
     def request(self) -> dict[str, Any]:
         """The request parameters sent on each refresh, without ``WebIdentityToken``."""
-        return dict(self._params)
-
-    def _subject(self) -> str:
-        return self.role_arn
-
-    def _request(self) -> dict[str, Any]:
-        return dict(self._params)
-
-    async def _call(self, request: _Sealed[dict[str, Any]]) -> _Sealed[Mapping[str, Any]]:
-        # Read at every refresh: Kubernetes rotates the token. The token goes
-        # straight into the sealed request, never into a local of this frame.
-        request.value["WebIdentityToken"] = await anyio.to_thread.run_sync(
-            _read_token, self.token_file
-        )
-        return await super()._call(request)
-
-    _account_id = AssumeRoleProvider._account_id
-
-    def _log_success(self, credentials: Credentials, elapsed: float) -> None:
-        log.info(
-            "assumed role %s with a web identity as session %s until %s "
-            "(AssumeRoleWithWebIdentity took %.0f ms)",
-            self.role_arn,
-            self.role_session_name,
-            credentials.expiration.isoformat(),
-            elapsed * 1000,
-        )
+        return self._web_identity.request

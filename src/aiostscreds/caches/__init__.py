@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._file import FileCache
-from ._shared import SharedCache, cache_key
+from ._shared import SharedCache
 
 if TYPE_CHECKING:
     from ._redis import RedisCache
 
-__all__ = ["FileCache", "RedisCache", "SharedCache", "cache_key"]
+__all__ = ["FileCache", "RedisCache", "SharedCache"]
 
 
 def __getattr__(name: str) -> Any:

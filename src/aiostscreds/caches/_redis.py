@@ -27,6 +27,7 @@ from coredis.patterns.lock import Lock
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from .._arn import role_identity
 from .._credentials import Credentials
 from .._errors import ConfigurationError
 from .._policy import Duration, to_seconds
@@ -114,20 +115,6 @@ def _describe_location(client: Any) -> str:
     # (host:port or a socket path), never the password.
     location = getattr(getattr(client, "connection_pool", None), "location", None)
     return str(location) if location else type(client).__name__
-
-
-def _role_name(arn: str) -> tuple[str, str] | None:
-    # (account, role name) from a role ARN or an assumed-role ARN; None if neither.
-    parts = arn.split(":", 5)
-    if len(parts) != 6:
-        return None
-    resource = parts[5]
-    if resource.startswith("role/"):
-        return parts[4], resource.rsplit("/", 1)[-1]
-    if resource.startswith("assumed-role/"):
-        pieces = resource.split("/")
-        return (parts[4], pieces[1]) if len(pieces) >= 3 else None
-    return None
 
 
 class RedisCache:
@@ -367,7 +354,7 @@ class RedisCache:
         # The key (authenticated with the value) already names the role; this is a second look.
         if role_arn is not None and (
             assumed is not None
-            and (not isinstance(assumed, str) or _role_name(assumed) != _role_name(role_arn))
+            and (not isinstance(assumed, str) or role_identity(assumed) != role_identity(role_arn))
         ):
             log.debug("redis cache entry %s is for another role: ignored", redis_key)
             return None

@@ -1,20 +1,15 @@
-"""The contract between the providers and a shared credential cache, and the cache key."""
+"""The contract between the engine and a shared credential cache."""
 
 from __future__ import annotations
 
-import contextlib
-import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, runtime_checkable
 
-from .._cache_format import cache_key
 from .._credentials import Credentials
 from .._errors import ConfigurationError
 
-__all__ = ["SharedCache", "cache_key"]
-
-log = logging.getLogger("aiostscreds")
+__all__ = ["SharedCache", "check_shared_cache"]
 
 
 @runtime_checkable
@@ -54,7 +49,7 @@ class SharedCache(Protocol):
       cache that has nothing: :meth:`load` returns ``None``, :meth:`store` and
       :meth:`locked` do nothing. It logs that once; it does not raise.
 
-    Keys are the AWS CLI's cache keys (:func:`cache_key`): hex digests, safe as
+    Keys are the AWS CLI's cache keys (SHA-1 hex digests), safe as
     file names.
     """
 
@@ -107,71 +102,3 @@ def check_shared_cache(cache: object) -> SharedCache | None:
         "cache must be a SharedCache (such as FileCache or RedisCache) with locked(), "
         f"load() and store(), or None; got {type(cache).__name__}"
     )
-
-
-# The provider's side of "a cache failure is never a credential outage": whatever a
-# cache raises, the refresh goes on to STS without it.
-
-
-@contextlib.asynccontextmanager
-async def guarded_lock(cache: SharedCache, key: str, *, mfa: bool) -> AsyncIterator[None]:
-    """``cache.locked(key)``, or no lock at all if taking it fails."""
-    try:
-        lock = cache.locked(key, mfa=mfa)
-        await lock.__aenter__()
-    except Exception as error:
-        log.warning(
-            "shared cache %r could not lock: %s; refreshing without the lock",
-            cache,
-            _describe(error),
-        )
-        yield
-        return
-    try:
-        yield
-    except BaseException as error:
-        # The body's own error (STS's, a cancellation) is what the caller must see:
-        # a cache may neither replace it nor swallow it.
-        try:
-            await lock.__aexit__(type(error), error, error.__traceback__)
-        except Exception as unlock_error:
-            if unlock_error is not error:
-                log.warning(
-                    "shared cache %r could not unlock: %s", cache, _describe(unlock_error)
-                )
-        raise
-    else:
-        try:
-            await lock.__aexit__(None, None, None)
-        except Exception as error:
-            log.warning("shared cache %r could not unlock: %s", cache, _describe(error))
-
-
-async def guarded_load(cache: SharedCache, key: str, role_arn: str | None) -> Credentials | None:
-    """``cache.load()``, or None if it fails or returns something else than Credentials."""
-    try:
-        stored = await cache.load(key, role_arn=role_arn)
-    except Exception as error:
-        log.warning("shared cache %r could not load: %s; calling STS", cache, _describe(error))
-        return None
-    return stored if isinstance(stored, Credentials) else None
-
-
-async def guarded_store(
-    cache: SharedCache,
-    key: str,
-    response: Mapping[str, Any],
-    credentials: Credentials,
-    *,
-    mfa: bool,
-) -> None:
-    """``cache.store()``; a failure is logged, never raised."""
-    try:
-        await cache.store(key, response, credentials, mfa=mfa)
-    except Exception as error:
-        log.warning("shared cache %r could not store: %s", cache, _describe(error))
-
-
-def _describe(error: BaseException) -> str:
-    # The type only: a cache's own message may quote what it was handed.
-    return type(error).__name__

@@ -15,7 +15,13 @@ import logging
 import os
 import time
 
-from .._cache_format import DEFAULT_DIRECTORY, assume_role_cache_key, directory_problem, read_entry
+from .._cache_format import (
+    DEFAULT_DIRECTORY,
+    assume_role_cache_key,
+    directory_problem,
+    profile_role_request,
+    read_entry,
+)
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING would import typing
 if TYPE_CHECKING:
@@ -64,48 +70,36 @@ def warm_entry(profile: str, *, mfa_session: bool = False) -> dict[str, Any] | N
     """The cached credentials of ``profile``'s role, if fresh enough to hand out.
 
     The key is the one the profile's top :class:`AssumeRoleProvider` uses: the
-    AssumeRole request its profile configures, keyed by the shared function.
-    With an MFA session the role is assumed without ``SerialNumber``, so the
-    key has none. Anything unexpected means a miss; the full path then
-    reports it.
+    AssumeRole request its profile configures (:func:`profile_role_request`,
+    which the profile code builds the hop from), keyed by the shared function.
+    The entry is read by FileCache's reader, with the role check. With an MFA
+    session the role is assumed without ``SerialNumber``, so the key has none.
+    Anything unexpected means a miss; the full path then reports it.
     """
     try:
         section = _profile_section(profile)
     except Exception:
         return None
-    role_arn = section.get("role_arn")
-    if not isinstance(role_arn, str):
+    try:
+        request = profile_role_request(section, mfa_session=mfa_session)
+    except ValueError:
         return None
-    request: dict[str, Any] = {"RoleArn": role_arn}
-    for key, name in (
-        ("role_session_name", "RoleSessionName"),
-        ("external_id", "ExternalId"),
-        ("mfa_serial", "SerialNumber"),
-    ):
-        if section.get(key) is not None and not (mfa_session and key == "mfa_serial"):
-            request[name] = str(section[key])
-    duration: int | None = None
-    if section.get("duration_seconds") is not None:
-        try:
-            duration = int(str(section["duration_seconds"]).strip())
-        except ValueError:
-            return None
-        request["DurationSeconds"] = duration
-    key = assume_role_cache_key(
-        request,
-        explicit_session_name="RoleSessionName" in request,
-        explicit_duration=duration is not None,
-    )
+    if request is None:
+        return None
+    key = assume_role_cache_key(request, explicit_session_name=True, explicit_duration=True)
     directory = os.path.expanduser(DEFAULT_DIRECTORY)
     try:
         if directory_problem(os.stat(directory)) is not None:
             return None
     except OSError:
         return None
-    entry = read_entry(directory, key)
+    # The same reader as FileCache's, with the role check: an entry for another
+    # role under this file name is never handed out.
+    entry = read_entry(directory, key, role_arn=request["RoleArn"])
     if entry is None:
         return None
-    if entry["Expiration"].timestamp() - time.time() <= min_remaining(duration):
+    remaining = entry["Expiration"].timestamp() - time.time()
+    if remaining <= min_remaining(request.get("DurationSeconds")):
         return None
     return entry
 
@@ -134,13 +128,18 @@ def _fields(credentials: Credentials) -> dict[str, Any]:
     }
 
 
+def _duration_seconds(top: object) -> float | None:
+    duration = getattr(top, "duration", None)
+    return None if duration is None else float(duration.total_seconds())
+
+
 async def _cold(profile: str, cache: bool, mfa_session: float | None) -> dict[str, Any]:
     from ._profile import open_profile
 
     chain = open_profile(profile, cache=cache, mfa_session=mfa_session)
     try:
-        credentials = await chain.get_credentials()
-        needed = min_remaining(chain.top.duration.total_seconds())
+        credentials = await chain.top.get()
+        needed = min_remaining(_duration_seconds(chain.top))
         if credentials.expires_at - time.time() <= needed:
             # A cached entry too old for botocore: one refresh. If it fails, the
             # credentials held are still valid: hand them out rather than fail.
@@ -149,7 +148,7 @@ async def _cold(profile: str, cache: bool, mfa_session: float | None) -> dict[st
             try:
                 credentials = await chain.top.force_refresh()
             except CredentialsError as error:
-                if chain.is_expired():
+                if chain.top.is_expired():
                     raise
                 log.warning("could not refresh early: %s; handing out what is held", error)
         return _fields(credentials)

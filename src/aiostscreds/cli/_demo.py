@@ -18,8 +18,8 @@ from typing import Any
 import anyio
 
 from .._aiobotocore import install
+from .._assume_role import AssumeRoleProvider
 from .._errors import CredentialsError, TokenProviderError
-from .._sts import AssumeRoleProvider
 from .._terminal import terminal_token_provider
 from .._tokens import TokenProvider
 

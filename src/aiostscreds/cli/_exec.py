@@ -54,8 +54,8 @@ async def _run_with_server(args: argparse.Namespace, argv: list[str]) -> int:
 
     chain = open_profile(args.profile, cache=args.cache, mfa_session=args.mfa_session)
     try:
-        await chain.get_credentials()  # prompt before the command starts
-        async with credential_server(chain.get_credentials) as server_env:
+        await chain.top.get()  # prompt before the command starts
+        async with credential_server(chain.top.get) as server_env:
             env = child_environment(os.environ, server_env)
             loop = asyncio.get_running_loop()
             child: asyncio.subprocess.Process | None = None

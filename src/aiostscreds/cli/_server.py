@@ -159,9 +159,9 @@ async def _serve(args: argparse.Namespace) -> int:
     metrics = prometheus_metrics() if getattr(args, "metrics", False) else None
     chain = open_profile(args.profile, cache=args.cache, mfa_session=args.mfa_session)
     try:
-        await chain.get_credentials()  # prompt now, in this terminal, not mid-request
+        await chain.top.get()  # prompt now, in this terminal, not mid-request
         async with credential_server(
-            chain.get_credentials, host=host, port=args.port, metrics=metrics
+            chain.top.get, host=host, port=args.port, metrics=metrics
         ) as env:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
