@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -22,6 +21,7 @@ from ._sts import (
     lifetime,
     load_timeout,
     mfa_codes,
+    report_issued,
     requested_duration,
     session_name,
 )
@@ -38,8 +38,6 @@ from ._validation import (
 from .caches._shared import SharedCache
 
 __all__ = ["AssumeRoleProvider", "AssumeRoleSource"]
-
-log = logging.getLogger("aiostscreds")
 
 
 class AssumeRoleSource:
@@ -177,13 +175,7 @@ class AssumeRoleSource:
         credentials, response, elapsed = await self._sts.fetch(
             request, account_id=self._account_id
         )
-        log.info(
-            "assumed role %s as session %s until %s (AssumeRole took %.0f ms)",
-            self.role_arn,
-            self.role_session_name,
-            credentials.expiration.isoformat(),
-            elapsed * 1000,
-        )
+        report_issued(self.info, "AssumeRole", self.role_session_name, credentials, elapsed)
         return credentials, response
 
     def _account_id(self, response: object) -> str | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -20,14 +19,13 @@ from ._sts import (
     lifetime,
     load_timeout,
     mfa_codes,
+    report_issued,
     requested_duration,
 )
 from ._tokens import TokenProvider
 from ._validation import SESSION_TOKEN_MAX_DURATION
 
 __all__ = ["SessionTokenProvider", "SessionTokenSource"]
-
-log = logging.getLogger("aiostscreds")
 
 
 class SessionTokenSource:
@@ -116,11 +114,7 @@ class SessionTokenSource:
             request.value["SerialNumber"] = self._mfa.serial_number
             request.value["TokenCode"] = await self._mfa.next_code()
         credentials, response, elapsed = await self._sts.fetch(request)
-        log.info(
-            "got a session token until %s (GetSessionToken took %.0f ms)",
-            credentials.expiration.isoformat(),
-            elapsed * 1000,
-        )
+        report_issued(self.info, "GetSessionToken", None, credentials, elapsed)
         return credentials, response
 
 

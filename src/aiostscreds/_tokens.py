@@ -17,7 +17,7 @@ from ._crossloop import Lock, Signal
 from ._errors import ConfigurationError, TokenProviderError
 from ._validation import check_string, check_token_code
 from .instrumentation._events import MFAPromptFinished, MFAPromptStarted
-from .instrumentation._hooks import Emitter, current_refresh
+from .instrumentation._hooks import Emitter, emitter_for
 
 __all__ = ["TokenProvider", "MFACodes"]
 
@@ -132,7 +132,7 @@ class MFACodes:
                     "earlier STS call; a refresh needs a new MFA code, so pass token_provider="
                 )
             return code
-        emitter = current_refresh() or Emitter.lone(None, "custom", None)
+        emitter = emitter_for("custom", None)
         if emitter is None:  # no hooks: nothing to report
             # The answer never becomes a local of a frame that raises: it may be a code.
             return _checked(await self._answer(self._provider), self.serial_number)

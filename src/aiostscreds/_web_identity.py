@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
-import logging
 import os
 import stat
 import time
@@ -28,6 +27,7 @@ from ._sts import (
     account_of_assumed_role,
     lifetime,
     load_timeout,
+    report_issued,
     requested_duration,
     session_name,
 )
@@ -39,8 +39,6 @@ from ._validation import (
 )
 
 __all__ = ["WebIdentityProvider", "WebIdentitySource"]
-
-log = logging.getLogger("aiostscreds")
 
 # STS's limit on WebIdentityToken (clientTokenType), in characters.
 _MAX_TOKEN_CHARS = 20000
@@ -192,13 +190,8 @@ class WebIdentitySource:
         credentials, response, elapsed = await self._sts.fetch(
             request, account_id=self._account_id
         )
-        log.info(
-            "assumed role %s with a web identity as session %s until %s "
-            "(AssumeRoleWithWebIdentity took %.0f ms)",
-            self.role_arn,
-            self.role_session_name,
-            credentials.expiration.isoformat(),
-            elapsed * 1000,
+        report_issued(
+            self.info, "AssumeRoleWithWebIdentity", self.role_session_name, credentials, elapsed
         )
         return credentials, response
 

@@ -174,8 +174,8 @@ async def run_demo(
                         completed += 1
                     except Exception:
                         failed += 1
-                if completed + failed in rejection_points and provider.cache.credentials:
-                    provider.invalidate(provider.cache.credentials.access_key_id)
+                if completed + failed in rejection_points and provider.credentials:
+                    provider.invalidate(provider.credentials.access_key_id)
                 if completed + failed in refresh_points:
                     try:
                         await provider.force_refresh()

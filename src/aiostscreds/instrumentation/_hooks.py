@@ -25,7 +25,16 @@ from typing import Protocol, runtime_checkable
 from .._errors import ConfigurationError
 from ._events import Event
 
-__all__ = ["HOOK_TIME_BUDGET", "Emitter", "Hook", "current_refresh", "get_hooks", "set_hooks"]
+__all__ = [
+    "HOOK_TIME_BUDGET",
+    "Emitter",
+    "Hook",
+    "current_refresh",
+    "detach_refresh",
+    "emitter_for",
+    "get_hooks",
+    "set_hooks",
+]
 
 log = logging.getLogger("aiostscreds.instrumentation")
 
@@ -177,3 +186,18 @@ class Emitter:
 def current_refresh() -> Emitter | None:
     """The emitter of the refresh running in this task, if any."""
     return _current.get()
+
+
+def detach_refresh() -> None:
+    """Leave the refresh this task's context was copied from (for a refresh of its own)."""
+    if _current.get() is not None:
+        _current.set(None)
+
+
+def emitter_for(kind: str, role_arn: str | None) -> Emitter | None:
+    """The refresh running in this task's emitter, else a lone one with the process-wide hooks.
+
+    None when no hook is in force. ``kind`` and ``role_arn`` describe the events
+    made outside a refresh; inside one, the refresh's own description wins.
+    """
+    return _current.get() or Emitter.lone(None, kind, role_arn)
