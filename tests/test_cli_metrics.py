@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.cli_env import COMMAND, command_env, write_config
+from tests.conftest import ROLE_ARN
 
 pytestmark = pytest.mark.anyio
 
@@ -78,10 +80,25 @@ async def test_metrics_answer_in_prometheus_text_with_the_token_only(
             "aiostscreds_shared_cache",
             "aiostscreds_rejected_keys",
         } <= set(families)
-        # The credentials are still served at / beside the metrics.
-        assert (await _get(env["AWS_CONTAINER_CREDENTIALS_FULL_URI"], {"Authorization": token}))[
-            0
-        ] == 200
+        # serve's first refresh, before it printed the variables: one, for one caller.
+        samples = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in families.values()
+            for sample in family.samples
+        }
+        success = (("kind", "assume_role"), ("outcome", "success"))
+        assert samples[("aiostscreds_refreshes_total", success)] == 1
+        assert samples[("aiostscreds_refresh_callers_sum", (("kind", "assume_role"),))] == 1
+        expiry = (("kind", "assume_role"), ("role_arn", ROLE_ARN))
+        assert ("aiostscreds_credentials_expiry_timestamp_seconds", expiry) in samples
+        # The credentials are still served at / beside the metrics, and are not in them.
+        status, _, answer = await _get(
+            env["AWS_CONTAINER_CREDENTIALS_FULL_URI"], {"Authorization": token}
+        )
+        assert status == 200
+        served = json.loads(answer)
+        for secret in (served["SecretAccessKey"], served["Token"]):
+            assert secret.encode() not in body
 
 
 async def test_without_the_flag_there_is_no_metrics_page(home: Path, moto_endpoint: str) -> None:
