@@ -99,3 +99,29 @@ def test_generate_writes_the_picture_and_its_table(tmp_path: Path) -> None:
     # The page shows what the extension writes.
     page = (DOCS / "refresh.md").read_text(encoding="utf-8")
     assert f"_generated/{picture.name}" in page and f"_generated/{table.name}" in page
+
+
+def load_observability_picture() -> ModuleType:
+    """docs/_ext/observability_picture.py, the Sphinx extension that runs the demo and draws."""
+    path = DOCS / "_ext" / "observability_picture.py"
+    spec = importlib.util.spec_from_file_location("observability_picture", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("observability_picture", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_observability_picture_is_drawn_from_a_real_run_of_the_demo(tmp_path: Path) -> None:
+    picture = load_observability_picture()
+    result = picture.run()
+    report = result.report
+    expected = 1 + picture.FORCED_REFRESHES + picture.REJECTIONS
+    assert report["failed"] == 0
+    assert report["sts_calls"] == report["prompts"] == expected
+    # Every refresh the picture draws is one the Prometheus hook counted in that run.
+    seen = picture.refreshes(result)
+    assert len(seen) == expected
+    assert all(callers >= 1 for _, callers in seen)
+    picture.draw(result, tmp_path / "observability.png")
+    assert (tmp_path / "observability.png").stat().st_size > 10_000

@@ -36,9 +36,10 @@ SCRAPE_INTERVAL = 0.01
 
 @dataclass
 class Scrape:
-    """One scrape of the registry: seconds since the start, and the samples by name."""
+    """One scrape of the registry: seconds since the start, the Unix time, the samples."""
 
     at: float
+    wall: float
     samples: dict[str, float] = field(default_factory=dict)
 
 
@@ -70,7 +71,7 @@ def run() -> Run:
     scrapes: list[Scrape] = []
 
     def scrape(started: float) -> None:
-        point = Scrape(time.perf_counter() - started)
+        point = Scrape(time.perf_counter() - started, time.time())
         text = generate_latest(registry).decode()
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
@@ -147,7 +148,6 @@ def draw(result: Run, path: Path) -> None:
     times = [point.at for point in result.scrapes]
     success = _key("aiostscreds_refreshes_total", {"kind": "assume_role", "outcome": "success"})
     expiry = _key("aiostscreds_credentials_expiry_timestamp_seconds", {"kind": "assume_role"})
-    started_wall = time.time() - (times[-1] if times else 0.0)
 
     fig, axes = plt.subplots(3, 1, figsize=(10, 7.2), sharex=True, constrained_layout=True)
     fig.patch.set_facecolor(background)
@@ -166,14 +166,13 @@ def draw(result: Run, path: Path) -> None:
     )
 
     left = [
-        (point.samples[expiry] - (started_wall + point.at)) / 60
-        if expiry in point.samples
-        else float("nan")
+        point.samples[expiry] - point.wall if expiry in point.samples else float("nan")
         for point in result.scrapes
     ]
     axes[1].plot(times, left, color=yellow, linewidth=2)
+    axes[1].ticklabel_format(axis="y", useOffset=False, style="plain")
     axes[1].set_title(
-        "credentials expire in (minutes): "
+        "credentials expire in (seconds): "
         "aiostscreds_credentials_expiry_timestamp_seconds - time()",
         color=text,
         loc="left",
