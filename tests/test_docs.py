@@ -20,15 +20,20 @@ DOCS = ROOT / "docs"
 _AUTODOC = re.compile(r"^\.\. auto(?:class|function|exception|data)::\s+(\w+)", re.MULTILINE)
 
 
-def load_timeline() -> ModuleType:
-    """docs/_ext/refresh_timeline.py, the Sphinx extension that draws the picture."""
-    path = DOCS / "_ext" / "refresh_timeline.py"
-    spec = importlib.util.spec_from_file_location("refresh_timeline", path)
+def load_extension(name: str) -> ModuleType:
+    """docs/_ext/<name>.py, one of the Sphinx extensions that draw the pictures."""
+    path = DOCS / "_ext" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("refresh_timeline", module)
+    sys.modules.setdefault(name, module)
     spec.loader.exec_module(module)
     return module
+
+
+def load_timeline() -> ModuleType:
+    """docs/_ext/refresh_timeline.py, the Sphinx extension that draws the refresh picture."""
+    return load_extension("refresh_timeline")
 
 
 _CURRENT_MODULE = re.compile(r"^\.\. currentmodule::\s+([\w.]+)", re.MULTILINE)
@@ -101,19 +106,8 @@ def test_generate_writes_the_picture_and_its_table(tmp_path: Path) -> None:
     assert f"_generated/{picture.name}" in page and f"_generated/{table.name}" in page
 
 
-def load_observability_picture() -> ModuleType:
-    """docs/_ext/observability_picture.py, the Sphinx extension that runs the demo and draws."""
-    path = DOCS / "_ext" / "observability_picture.py"
-    spec = importlib.util.spec_from_file_location("observability_picture", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("observability_picture", module)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_observability_picture_is_drawn_from_a_real_run_of_the_demo(tmp_path: Path) -> None:
-    picture = load_observability_picture()
+    picture = load_extension("observability_picture")
     result = picture.run()
     report = result.report
     expected = 1 + picture.FORCED_REFRESHES + picture.REJECTIONS

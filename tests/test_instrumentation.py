@@ -11,7 +11,6 @@ import logging
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -41,6 +40,8 @@ from aiostscreds.instrumentation import (
 )
 from aiostscreds.instrumentation._hooks import Emitter
 
+from .fakes import Recorder
+
 ROLE = "arn:aws:iam::123456789012:role/observed"
 EXPIRES = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -50,19 +51,6 @@ def restore_hooks() -> Iterator[None]:
     saved = get_hooks()
     yield
     set_hooks(saved)
-
-
-class Recorder:
-    """A hook that keeps every event."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def __call__(self, event: Event) -> None:
-        self.events.append(event)
-
-    def of(self, cls: type) -> list[Any]:
-        return [event for event in self.events if isinstance(event, cls)]
 
 
 def started(refresh_id: int = 1, trigger: str = "initial") -> RefreshStarted:

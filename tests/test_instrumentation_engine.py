@@ -48,22 +48,9 @@ from aiostscreds.instrumentation import (
 )
 
 from .conftest import MFA_SERIAL, ROLE_ARN
-from .fakes import FakeClock, FakeSource, failing, fresh
+from .fakes import FakeClock, FakeSource, Recorder, failing, fresh
 
 pytestmark = pytest.mark.anyio
-
-
-class Recorder:
-    """A hook that keeps every event."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def __call__(self, event: Event) -> None:
-        self.events.append(event)
-
-    def of(self, cls: type) -> list[Any]:
-        return [event for event in self.events if isinstance(event, cls)]
 
 
 class Observed:

@@ -130,23 +130,27 @@ class Emitter:
     def for_refresh(
         cls, hooks: tuple[Hook, ...] | None, kind: str, role_arn: str | None
     ) -> Emitter | None:
-        """An emitter for a new refresh, or None when no hook is in force (nothing to build)."""
-        if hooks is None:
-            hooks = _hooks
-        if not hooks:
-            return None
-        return cls(hooks, kind, role_arn, next(_refresh_ids))
+        """An emitter for a new refresh, or None when no hook is in force (nothing to build).
+
+        ``hooks`` are a cache's own, or None for the process-wide ones.
+        """
+        return cls._made(hooks, kind, role_arn, refresh=True)
 
     @classmethod
     def lone(
         cls, hooks: tuple[Hook, ...] | None, kind: str, role_arn: str | None
     ) -> Emitter | None:
         """An emitter for events outside a refresh, or None when no hook is in force."""
-        if hooks is None:
-            hooks = _hooks
-        if not hooks:
+        return cls._made(hooks, kind, role_arn, refresh=False)
+
+    @classmethod
+    def _made(
+        cls, hooks: tuple[Hook, ...] | None, kind: str, role_arn: str | None, *, refresh: bool
+    ) -> Emitter | None:
+        in_force = _hooks if hooks is None else hooks
+        if not in_force:
             return None
-        return cls(hooks, kind, role_arn, None)
+        return cls(in_force, kind, role_arn, next(_refresh_ids) if refresh else None)
 
     def emit(self, event: Event) -> None:
         """Call each hook with ``event``; drop one that raises or overruns the budget."""
