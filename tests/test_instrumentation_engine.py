@@ -469,3 +469,15 @@ async def test_a_failing_shared_cache_is_reported_as_an_error_and_refreshes_anyw
     assert observed.value("aiostscreds_shared_cache_total", cache="custom", result="error") == 3
     lines = [r.getMessage() for r in caplog.records if r.name == "aiostscreds"]
     assert any("could not lock: ConnectionError; refreshing without the lock" in m for m in lines)
+
+
+def test_the_cache_label_names_the_librarys_caches_and_calls_the_rest_custom(
+    tmp_path: Path,
+) -> None:
+    from aiostscreds import RedisCache
+    from aiostscreds._cache import _shared_cache_kind
+
+    redis = RedisCache("redis://127.0.0.1:6379/0", encryption_keys=[b"k" * 32])  # no connection
+    assert _shared_cache_kind(FileCache(tmp_path)) == "file"
+    assert _shared_cache_kind(redis) == "redis"
+    assert _shared_cache_kind(object()) == "custom"  # type: ignore[arg-type]
