@@ -481,3 +481,39 @@ def test_the_cache_label_names_the_librarys_caches_and_calls_the_rest_custom(
     assert _shared_cache_kind(FileCache(tmp_path)) == "file"
     assert _shared_cache_kind(redis) == "redis"
     assert _shared_cache_kind(object()) == "custom"  # type: ignore[arg-type]
+
+
+async def test_concurrent_rejections_of_one_key_by_a_service_are_one_event(
+    observed: Observed, sts_client: Any, moto_endpoint: str, client_config: Any
+) -> None:
+    # Real aiobotocore clients of an installed session; the service (a canned
+    # GetCallerIdentity) refuses the first key for every one of n concurrent calls.
+    from .test_rejected_keys import CannedService, installed_client
+
+    n = 200
+    async with AssumeRoleProvider(sts_client, ROLE_ARN, role_session_name="observed") as provider:
+        first = await provider.get_credentials()
+        service = CannedService(lambda key: key == first.access_key_id)
+        all_signed = anyio.Event()
+
+        async def hold(index: int, key: str) -> None:
+            if index == n - 1:
+                all_signed.set()
+            if key == first.access_key_id:
+                await all_signed.wait()  # every first attempt is refused together
+
+        service.hold = hold
+        async with installed_client(provider, moto_endpoint, client_config) as sts:
+            sts.meta.events.register("before-send.sts.GetCallerIdentity", service)
+            async with anyio.create_task_group() as group:
+                for _ in range(n):
+                    group.start_soon(sts.get_caller_identity)
+        second = await provider.get_credentials()
+    (rejected,) = observed.recorder.of(KeyRejected)
+    assert rejected.access_key_id == first.access_key_id
+    assert rejected.kind == "assume_role" and rejected.role_arn == ROLE_ARN
+    assert observed.value("aiostscreds_rejected_keys_total", kind="assume_role") == 1
+    triggers = [event.trigger for event in observed.recorder.of(RefreshStarted)]
+    assert triggers == ["initial", "rejected_key"]
+    assert len(observed.spans) == 2
+    observed.assert_no_secret(*secrets_of(first, second))
