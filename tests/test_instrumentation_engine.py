@@ -517,3 +517,25 @@ async def test_concurrent_rejections_of_one_key_by_a_service_are_one_event(
     assert triggers == ["initial", "rejected_key"]
     assert len(observed.spans) == 2
     observed.assert_no_secret(*secrets_of(first, second))
+
+
+async def test_a_providers_own_hooks_get_its_events_the_process_wide_ones_none(
+    sts_client: Any,
+) -> None:
+    process, own = Recorder(), Recorder()
+    saved = get_hooks()
+    set_hooks([process])
+    try:
+        async with AssumeRoleProvider(sts_client, ROLE_ARN, hooks=[own]) as provider:
+            await provider.get_credentials()
+            await provider.retrieve()  # a direct fetch: the provider's hooks too
+    finally:
+        set_hooks(saved)
+    assert process.events == []
+    assert [type(event).__name__ for event in own.events] == [
+        "RefreshStarted",
+        "CredentialsIssued",
+        "RefreshFinished",
+        "CredentialsIssued",
+    ]
+    assert all(event.kind == "assume_role" for event in own.events)  # type: ignore[attr-defined]

@@ -36,6 +36,7 @@ from ._validation import (
     check_transitive_tag_keys,
 )
 from .caches._shared import SharedCache
+from .instrumentation._hooks import Hook
 
 __all__ = ["AssumeRoleProvider", "AssumeRoleSource"]
 
@@ -222,6 +223,8 @@ class AssumeRoleProvider(CredentialsCache):
             processes and the AWS CLI) or :class:`RedisCache` (other hosts),
             to share each refresh with. A failing cache is bypassed with a
             WARNING, never a credential outage. Default: none.
+        hooks: Instrumentation hooks for this provider's events instead of the
+            process-wide ones (:func:`aiostscreds.instrumentation.set_hooks`).
         mfa_derived: The client signs with credentials derived from an MFA
             code (a role chained above an MFA role): a shared cache then
             treats these credentials as MFA-derived too. Default False.
@@ -247,6 +250,7 @@ class AssumeRoleProvider(CredentialsCache):
         clock: Callable[[], float] = time.time,
         cache: SharedCache | None = None,
         mfa_derived: bool = False,
+        hooks: Iterable[Hook] | None = None,
     ) -> None:
         source = AssumeRoleSource(
             client,
@@ -267,7 +271,7 @@ class AssumeRoleProvider(CredentialsCache):
             mfa_derived=mfa_derived,
         )
         self._assume_role = source  # before the engine's __init__: repr() reads it
-        super().__init__(source, refresh=refresh, clock=clock, shared=cache)
+        super().__init__(source, refresh=refresh, clock=clock, shared=cache, hooks=hooks)
 
     get_credentials = CredentialsCache.get
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ._cache import CredentialsCache
@@ -24,6 +24,7 @@ from ._sts import (
 )
 from ._tokens import TokenProvider
 from ._validation import SESSION_TOKEN_MAX_DURATION
+from .instrumentation._hooks import Hook
 
 __all__ = ["SessionTokenProvider", "SessionTokenSource"]
 
@@ -125,7 +126,8 @@ class SessionTokenProvider(CredentialsCache):
     :class:`CredentialsCache` around a GetSessionToken source, MFA through a
     token provider called on every refresh, validation at construction, one
     shared refresh at a time. ``duration`` lies in 900-129600 s (36 h);
-    default 15 minutes.
+    default 15 minutes. ``hooks``: instrumentation hooks for this provider's
+    events instead of the process-wide ones.
     """
 
     def __init__(
@@ -138,6 +140,7 @@ class SessionTokenProvider(CredentialsCache):
         token_provider: TokenProvider | None = None,
         refresh: RefreshPolicy = RefreshPolicy(),
         clock: Callable[[], float] = time.time,
+        hooks: Iterable[Hook] | None = None,
     ) -> None:
         source = SessionTokenSource(
             client,
@@ -149,7 +152,7 @@ class SessionTokenProvider(CredentialsCache):
             clock=clock,
         )
         self._session_token = source  # before the engine's __init__: repr() reads it
-        super().__init__(source, refresh=refresh, clock=clock)
+        super().__init__(source, refresh=refresh, clock=clock, hooks=hooks)
 
     get_credentials = CredentialsCache.get
 

@@ -37,6 +37,7 @@ from ._validation import (
     check_policy_arns,
     check_role_arn,
 )
+from .instrumentation._hooks import Hook
 
 __all__ = ["WebIdentityProvider", "WebIdentitySource"]
 
@@ -234,6 +235,8 @@ class WebIdentityProvider(CredentialsCache):
         policy_arns: Up to 10 managed session policy ARNs.
         refresh: The refresh policy; its windows must fit ``duration``.
         clock: Returns epoch seconds; for tests.
+        hooks: Instrumentation hooks for this provider's events instead of the
+            process-wide ones (:func:`aiostscreds.instrumentation.set_hooks`).
     """
 
     def __init__(
@@ -248,6 +251,7 @@ class WebIdentityProvider(CredentialsCache):
         policy_arns: Iterable[str] = (),
         refresh: RefreshPolicy = RefreshPolicy(),
         clock: Callable[[], float] = time.time,
+        hooks: Iterable[Hook] | None = None,
     ) -> None:
         source = WebIdentitySource(
             client,
@@ -261,7 +265,7 @@ class WebIdentityProvider(CredentialsCache):
             clock=clock,
         )
         self._web_identity = source  # before the engine's __init__: repr() reads it
-        super().__init__(source, refresh=refresh, clock=clock)
+        super().__init__(source, refresh=refresh, clock=clock, hooks=hooks)
 
     get_credentials = CredentialsCache.get
 
