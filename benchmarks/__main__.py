@@ -21,7 +21,7 @@ from typing import Any
 import anyio
 import attrs
 
-from . import cli, fleet, report, scenarios
+from . import cli, fleet, instrumentation, report, scenarios
 from . import contenders as c
 from .end_to_end import end_to_end, isolate_aws_environment, local_sts
 
@@ -69,6 +69,8 @@ class Settings:
     warm_up: bool = True
     fleet_sizes: tuple[int, ...] = (1, 4, 16)
     fleet_samples: int = 2000
+    hooks_waiters: int = 10_000
+    hooks_repeats: int = 9
 
 
 FULL = Settings(
@@ -101,6 +103,7 @@ QUICK = Settings(
     e2e_calls=200,
     e2e_sets=3,
     e2e_refreshes=3,
+    hooks_repeats=5,
 )
 
 
@@ -206,7 +209,23 @@ async def core_scenarios(backend: str, settings: Settings) -> dict[str, Any]:
             for _ in range(settings.cancellation_repeats)
         ]
     results["cancellation_storm"] = cancellation
+    results["instrumentation"] = await hooks_storms(backend, settings)
     return results
+
+
+async def hooks_storms(backend: str, settings: Settings) -> dict[str, Any]:
+    """The storm with every built-in hook on against the storm without hooks, per contender."""
+    found: dict[str, Any] = {}
+    for key in c.GC_ON_CONTENDERS:
+        progress(f"{backend}: instrumentation, N={settings.hooks_waiters:,}, {key}")
+        found[key] = await instrumentation.hooks_storm(
+            key,
+            backend,
+            settings.hooks_waiters,
+            repeats=settings.hooks_repeats,
+            latency=settings.sts_latency,
+        )
+    return found
 
 
 def machine_info() -> dict[str, Any]:
@@ -263,8 +282,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="measure nothing: redraw the report and plots from the last run's JSON",
     )
+    parser.add_argument(
+        "--hooks-only",
+        action="store_true",
+        help="measure only the instrumentation storms (hooks on vs off) and print them as JSON",
+    )
     args = parser.parse_args(argv)
     json_path = ROOT / "benchmarks" / "results" / "latest.json"
+    if args.hooks_only:
+        settings = QUICK if args.quick else FULL
+        quiet_loggers()
+        figures = {
+            backend: anyio.run(hooks_storms, backend, settings, backend=backend)
+            for backend in BACKENDS
+        }
+        for backend, by_key in figures.items():
+            for key, found in by_key.items():
+                progress(
+                    f"{backend} {key}: hooks on/off release {found['release_ratio_best']:.3f}x "
+                    f"(median {found['release_ratio_median']:.3f}x), events per storm "
+                    f"{found['events_per_storm']}, callers {found['callers_per_storm']}"
+                )
+        print(json.dumps(figures, indent=1, default=str))
+        return 0
     if args.report_only:
         saved: dict[str, Any] = json.loads(json_path.read_text())
         saved["targets"] = report.evaluate_targets(saved)  # derived: judged anew

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
-sys.path.insert(0, str(DOCS / "_ext"))  # the local refresh_timeline extension
+sys.path.insert(0, str(DOCS / "_ext"))  # the local extensions that draw pictures
 sys.path.insert(0, str(DOCS.parent / "src"))  # document this checkout, installed or not
 
 import aiostscreds  # noqa: E402
@@ -25,6 +25,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "refresh_timeline",
+    "observability_picture",
 ]
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}

@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import anyio
 
@@ -119,3 +120,17 @@ class LoopTicks:
         while True:
             self.count += 1
             await anyio.sleep(0.005)
+
+
+class Recorder:
+    """An instrumentation hook that keeps every event it is given."""
+
+    def __init__(self) -> None:
+        self.events: list[object] = []
+
+    def __call__(self, event: object) -> None:
+        self.events.append(event)
+
+    def of(self, cls: type) -> list[Any]:
+        """The events of class ``cls``, in order."""
+        return [event for event in self.events if isinstance(event, cls)]

@@ -251,6 +251,8 @@ def test_a_tiny_run_measures_everything_and_writes_the_report(
         warm_up=False,
         fleet_sizes=(2,),
         fleet_samples=5,
+        hooks_waiters=WAITERS,
+        hooks_repeats=2,
     )
     results = measure(tiny, moto_endpoint, command="pytest")
     # Two processes refreshing together: two STS calls alone, one through either cache.

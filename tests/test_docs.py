@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import random
 import re
@@ -12,7 +13,6 @@ from types import ModuleType
 
 import pytest
 
-import aiostscreds
 from aiostscreds import RefreshPolicy, _policy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,23 +20,37 @@ DOCS = ROOT / "docs"
 _AUTODOC = re.compile(r"^\.\. auto(?:class|function|exception|data)::\s+(\w+)", re.MULTILINE)
 
 
-def load_timeline() -> ModuleType:
-    """docs/_ext/refresh_timeline.py, the Sphinx extension that draws the picture."""
-    path = DOCS / "_ext" / "refresh_timeline.py"
-    spec = importlib.util.spec_from_file_location("refresh_timeline", path)
+def load_extension(name: str) -> ModuleType:
+    """docs/_ext/<name>.py, one of the Sphinx extensions that draw the pictures."""
+    path = DOCS / "_ext" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("refresh_timeline", module)
+    sys.modules.setdefault(name, module)
     spec.loader.exec_module(module)
     return module
 
 
-def test_every_public_name_is_in_the_api_reference() -> None:
-    documented = _AUTODOC.findall((DOCS / "api.md").read_text(encoding="utf-8"))
-    missing = sorted(set(aiostscreds.__all__) - set(documented))
+def load_timeline() -> ModuleType:
+    """docs/_ext/refresh_timeline.py, the Sphinx extension that draws the refresh picture."""
+    return load_extension("refresh_timeline")
+
+
+_CURRENT_MODULE = re.compile(r"^\.\. currentmodule::\s+([\w.]+)", re.MULTILINE)
+
+
+@pytest.mark.parametrize("module_name", ["aiostscreds", "aiostscreds.instrumentation"])
+def test_every_public_name_is_in_the_api_reference(module_name: str) -> None:
+    # docs/api.md documents each public module after its `.. currentmodule::`.
+    text = (DOCS / "api.md").read_text(encoding="utf-8")
+    parts = _CURRENT_MODULE.split(text)
+    sections = dict(zip(parts[1::2], parts[2::2], strict=True))
+    documented = _AUTODOC.findall(sections[module_name])
+    public = importlib.import_module(module_name).__all__
+    missing = sorted(set(public) - set(documented))
     assert not missing, f"add these to docs/api.md: {missing}"
     assert len(documented) == len(set(documented)), "a name is documented twice"
-    unknown = sorted(set(documented) - set(aiostscreds.__all__))
+    unknown = sorted(set(documented) - set(public))
     assert not unknown, f"docs/api.md documents names that are not public: {unknown}"
 
 
@@ -106,3 +120,18 @@ def test_generate_writes_the_picture_and_its_table(tmp_path: Path) -> None:
     # The page shows what the extension writes.
     page = (DOCS / "refresh.md").read_text(encoding="utf-8")
     assert f"_generated/{picture.name}" in page and f"_generated/{table.name}" in page
+
+
+def test_observability_picture_is_drawn_from_a_real_run_of_the_demo(tmp_path: Path) -> None:
+    picture = load_extension("observability_picture")
+    result = picture.run()
+    report = result.report
+    expected = 1 + picture.FORCED_REFRESHES + picture.REJECTIONS
+    assert report["failed"] == 0
+    assert report["sts_calls"] == report["prompts"] == expected
+    # Every refresh the picture draws is one the Prometheus hook counted in that run.
+    seen = picture.refreshes(result)
+    assert len(seen) == expected
+    assert all(callers >= 1 for _, callers in seen)
+    picture.draw(result, tmp_path / "observability.png")
+    assert (tmp_path / "observability.png").stat().st_size > 10_000

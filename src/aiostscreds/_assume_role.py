@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -22,6 +21,7 @@ from ._sts import (
     lifetime,
     load_timeout,
     mfa_codes,
+    report_issued,
     requested_duration,
     sealed_request,
     session_name,
@@ -38,10 +38,9 @@ from ._validation import (
     check_transitive_tag_keys,
 )
 from .caches._shared import SharedCache
+from .instrumentation._hooks import Hook
 
 __all__ = ["AssumeRoleProvider", "AssumeRoleSource"]
-
-log = logging.getLogger("aiostscreds")
 
 
 class AssumeRoleSource:
@@ -172,13 +171,7 @@ class AssumeRoleSource:
         credentials, response, elapsed = await self._sts.fetch(
             request, account_id=self._account_id
         )
-        log.info(
-            "assumed role %s as session %s until %s (AssumeRole took %.0f ms)",
-            self.role_arn,
-            self.role_session_name,
-            credentials.expiration.isoformat(),
-            elapsed * 1000,
-        )
+        report_issued(self.info, "AssumeRole", self.role_session_name, credentials, elapsed)
         return credentials, response
 
     def _account_id(self, response: object) -> str | None:
@@ -225,6 +218,8 @@ class AssumeRoleProvider(CredentialsCache):
             processes and the AWS CLI) or :class:`RedisCache` (other hosts),
             to share each refresh with. A failing cache is bypassed with a
             WARNING, never a credential outage. Default: none.
+        hooks: Instrumentation hooks for this provider's events instead of the
+            process-wide ones (:func:`aiostscreds.instrumentation.set_hooks`).
         mfa_derived: The client signs with credentials derived from an MFA
             code (a role chained above an MFA role): a shared cache then
             treats these credentials as MFA-derived too. Default False.
@@ -250,6 +245,7 @@ class AssumeRoleProvider(CredentialsCache):
         clock: Callable[[], float] = time.time,
         cache: SharedCache | None = None,
         mfa_derived: bool = False,
+        hooks: Iterable[Hook] | None = None,
     ) -> None:
         source = AssumeRoleSource(
             client,
@@ -270,7 +266,7 @@ class AssumeRoleProvider(CredentialsCache):
             mfa_derived=mfa_derived,
         )
         self._assume_role = source  # before the engine's __init__: repr() reads it
-        super().__init__(source, refresh=refresh, clock=clock, shared=cache)
+        super().__init__(source, refresh=refresh, clock=clock, shared=cache, hooks=hooks)
 
     get_credentials = CredentialsCache.get
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
+import datetime as dt
 import math
 import random
+import sys
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -36,14 +37,20 @@ from ._errors import (
 )
 from ._gate import Gate, new_gate
 from ._policy import RefreshPolicy, backoff_seconds, error_cache_seconds, schedule
-from ._source import CredentialSource, ShareableSource
+from ._source import CredentialSource, ShareableSource, SourceInfo
 from .caches._shared import SharedCache, check_shared_cache
+from .instrumentation._events import (
+    BackoffEntered,
+    KeyRejected,
+    RefreshFinished,
+    RefreshStarted,
+    SharedCacheAccessed,
+)
+from .instrumentation._hooks import Emitter, Hook, check_hooks, current_refresh, detach_refresh
 
 __all__ = ["CredentialSource", "CredentialsCache"]
 
 _Self = TypeVar("_Self", bound="CredentialsCache")
-
-log = logging.getLogger("aiostscreds")
 
 _NEVER = -math.inf
 
@@ -58,6 +65,13 @@ class _Flight:
     close_requested: bool = False
     credentials: Credentials | None = None
     error: BaseException | None = None
+    # For the instrumentation hooks; the emitter is None when no hook is in force.
+    emitter: Emitter | None = None
+    trigger: str = ""
+    callers: int = 0  # get() and force_refresh() calls waiting for this outcome
+    retry_in: float | None = None  # after a failure: the backoff, or the error cache
+    serving: bool = False  # after a failure: the held credentials are still handed out
+    backoff: BackoffEntered | None = None
 
     def cancel(self) -> None:
         self.close_requested = True
@@ -142,6 +156,9 @@ class CredentialsCache:
             Each refresh then takes the cache's lock, uses a stored entry if
             it can be trusted, else fetches and stores the answer. A failing
             cache is bypassed with a WARNING, never a credential outage.
+        hooks: Instrumentation hooks for this cache's events, instead of the
+            process-wide ones (:func:`aiostscreds.instrumentation.set_hooks`);
+            ``[]`` for none.
 
     It is also an async context manager that calls :meth:`aclose` on exit.
     """
@@ -153,6 +170,7 @@ class CredentialsCache:
         refresh: RefreshPolicy = RefreshPolicy(),
         clock: Callable[[], float] = time.time,
         shared: SharedCache | None = None,
+        hooks: Iterable[Hook] | None = None,
     ) -> None:
         if not callable(getattr(source, "retrieve", None)):
             raise ConfigurationError("source must have an async retrieve() method")
@@ -171,6 +189,11 @@ class CredentialsCache:
             )
         self._source = source
         self._shared = shared
+        self._hooks = None if hooks is None else check_hooks(hooks, parameter="hooks")
+        info = getattr(source, "info", None)
+        # What every event of this cache says it concerns.
+        self._kind: str = info.kind if isinstance(info, SourceInfo) else "custom"
+        self._role_arn = info.role_arn if isinstance(info, SourceInfo) else None
         self._policy = refresh
         self._clock = clock
         self._rng = random.Random()
@@ -264,7 +287,12 @@ class CredentialsCache:
             return self._during_backoff(now)
         if flight is None:
             flight = self._start_flight()
-        await flight.done.wait()
+        flight.callers += 1
+        try:
+            await flight.done.wait()
+        except BaseException:
+            flight.callers -= 1  # cancelled: not served by this refresh
+            raise
         credentials = flight.credentials
         if credentials is not None:
             return credentials
@@ -344,6 +372,14 @@ class CredentialsCache:
         """
         credentials = self._credentials
         if credentials is not None and credentials.access_key_id == access_key_id:
+            if not self._rejected:  # once per rejection, however many report it
+                emitter = Emitter.lone(self._hooks, self._kind, self._role_arn)
+                if emitter is not None:
+                    emitter.emit(
+                        KeyRejected(
+                            kind=self._kind, role_arn=self._role_arn, access_key_id=access_key_id
+                        )
+                    )
             # Remembered so that no source (a shared disk cache, a source that
             # hands back what it has) gets the rejected key accepted again.
             self._rejected_keys = [*self._rejected_keys[-15:], access_key_id]
@@ -363,8 +399,13 @@ class CredentialsCache:
         """
         if self._closed:
             raise CredentialsError("the credentials cache is closed")
-        flight = self._joinable_flight() or self._start_flight()
-        await flight.done.wait()
+        flight = self._joinable_flight() or self._start_flight(forced=True)
+        flight.callers += 1
+        try:
+            await flight.done.wait()
+        except BaseException:
+            flight.callers -= 1
+            raise
         if flight.credentials is not None:
             return flight.credentials
         assert flight.error is not None
@@ -407,9 +448,13 @@ class CredentialsCache:
             self._flight = flight = None
         return flight
 
-    def _start_flight(self) -> _Flight:
+    def _start_flight(self, *, forced: bool = False) -> _Flight:
         loop = _current_loop()
         flight = _Flight(loop=loop, done=new_gate(loop))
+        emitter = Emitter.for_refresh(self._hooks, self._kind, self._role_arn)
+        if emitter is not None:
+            flight.emitter = emitter
+            flight.trigger = self._trigger(forced)
         self._flight = flight
 
         async def run() -> None:
@@ -418,7 +463,34 @@ class CredentialsCache:
         _spawn_detached(loop, run)
         return flight
 
+    def _trigger(self, forced: bool) -> str:
+        if forced:
+            return "forced"
+        if self._credentials is None:
+            return "initial"
+        if self._rejected:
+            return "rejected_key"
+        return "advisory" if self._clock() < self._expire_at else "mandatory"
+
     async def _run_flight(self, flight: _Flight) -> None:
+        emitter = flight.emitter
+        if emitter is None:  # no hooks: no event is built
+            detach_refresh()  # nor is any reported as the refresh that spawned this task's
+            await self._fly(flight)
+            return
+        started = time.monotonic()
+        with emitter:  # the refresh's own events (MFA, shared cache) go to the same hooks
+            emitter.emit(
+                RefreshStarted(
+                    kind=emitter.kind,
+                    role_arn=emitter.role_arn,
+                    refresh_id=emitter.refresh_id or 0,
+                    trigger=flight.trigger,
+                )
+            )
+            await self._fly(flight, lambda: self._report(emitter, flight, started))
+
+    async def _fly(self, flight: _Flight, report: Callable[[], None] | None = None) -> None:
         try:
             with anyio.CancelScope() as scope:
                 flight.scope = scope
@@ -464,6 +536,8 @@ class CredentialsCache:
                 flight.error = CredentialsError("the refresh was interrupted")
             if self._flight is flight:
                 self._flight = None
+            if report is not None:
+                report()  # before the waiters are released: they see it reported
             flight.done.open()
 
     async def _retrieve(self) -> Credentials:
@@ -474,6 +548,16 @@ class CredentialsCache:
         role check is the cache's ``load(role_arn=...)`` contract. Whatever the
         cache raises, the refresh goes on to the source.
         """
+        if current_refresh() is None:
+            # A direct retrieve() (no refresh of this cache): its events go to the
+            # cache's hooks, described as the cache's.
+            emitter = Emitter.lone(self._hooks, self._kind, self._role_arn)
+            if emitter is not None:
+                with emitter:
+                    return await self._retrieve_from_source()
+        return await self._retrieve_from_source()
+
+    async def _retrieve_from_source(self) -> Credentials:
         shared = self._shared
         if shared is None:
             return await self._source.retrieve()
@@ -484,13 +568,11 @@ class CredentialsCache:
         async with _guarded_lock(shared, key, mfa=info.mfa):
             stored = await _guarded_load(shared, key, info.role_arn)
             if stored is not None and self._trusted(stored):
-                log.info(
-                    "using credentials for %s from %r until %s",
-                    info.role_arn or "the calling user",
-                    shared,
-                    stored.expiration.isoformat(),
-                )
+                # The LoggingHook's INFO line ("using credentials for ... from ...").
+                _report_shared(shared, "hit", expiration=stored.expiration)
                 return stored
+            if stored is not None:
+                _report_shared(shared, "miss")  # an entry, but not one to trust
             credentials, response = await source.retrieve_with_response()
             await _guarded_store(shared, key, response.value, credentials, mfa=info.mfa)
             return credentials
@@ -547,27 +629,19 @@ class CredentialsCache:
         self._last_error = None
         self._cached_error = None
         flight.credentials = credentials
-        log.debug(
-            "credentials refreshed: %s, advisory window %.0f s",
-            credentials.access_key_id,
-            advisory,
-        )
 
     def _record_failure(self, flight: _Flight, error: CredentialsError) -> None:
         now = self._clock()
         flight.error = error
         credentials = self._credentials
         serving = credentials is not None and now < self._expire_at
+        # What follows is reported when the refresh ends (the LoggingHook's WARNING).
+        flight.serving = serving
         if not is_recoverable(error):
             pause = error_cache_seconds(self._policy, self._rng)
             self._cached_error = error
             self._error_from, self._error_until = now, now + pause
-            log.warning(
-                "credential refresh failed: %s; not recoverable, %s for %.1f s",
-                error,
-                "serving the credentials held, no new attempt" if serving else "re-raised",
-                pause,
-            )
+            flight.retry_in = pause
             return
         self._last_error = error
         self._failures += 1
@@ -584,11 +658,55 @@ class CredentialsCache:
             failures=self._failures,
         )
         self._backoff_from, self._backoff_until = now, now + pause
-        log.warning(
-            "credential refresh failed: %s; %snext attempt in %.1f s",
-            error,
-            "serving the credentials held; " if serving else "",
-            pause,
+        flight.retry_in = pause
+        emitter = flight.emitter
+        if emitter is not None:
+            flight.backoff = BackoffEntered(
+                kind=emitter.kind,
+                role_arn=emitter.role_arn,
+                refresh_id=emitter.refresh_id or 0,
+                deadline=now + pause,
+                seconds=pause,
+                failures=self._failures,
+            )
+
+    def _report(self, emitter: Emitter, flight: _Flight, started: float) -> None:
+        """Report the end of ``flight``: BackoffEntered if one began, then RefreshFinished."""
+        credentials = flight.credentials
+        common: dict[str, Any] = {
+            "kind": emitter.kind,
+            "role_arn": emitter.role_arn,
+            "refresh_id": emitter.refresh_id or 0,
+            "trigger": flight.trigger,
+            "duration": time.monotonic() - started,
+            "callers": flight.callers,
+        }
+        if credentials is not None:
+            emitter.emit(
+                RefreshFinished(
+                    outcome="success",
+                    expiration=credentials.expiration,
+                    access_key_id=credentials.access_key_id,
+                    advisory_window=self._advisory_window,
+                    **common,
+                )
+            )
+            return
+        error = flight.error
+        recoverable = error is not None and is_recoverable(error)
+        if flight.backoff is not None:  # inside the refresh's span, before its end
+            emitter.emit(flight.backoff)
+        emitter.emit(
+            RefreshFinished(
+                outcome="recoverable_error" if recoverable else "error",
+                error_type=None if error is None else type(error).__name__,
+                # The library's messages are built from safe parts only.
+                error_message=None if error is None else str(error),
+                recoverable=recoverable,
+                serving=flight.serving,
+                retry_in=flight.retry_in,
+                **common,
+            )
         )
 
 
@@ -603,11 +721,7 @@ async def _guarded_lock(cache: SharedCache, key: str, *, mfa: bool) -> AsyncIter
         lock = cache.locked(key, mfa=mfa)
         await lock.__aenter__()
     except Exception as error:
-        log.warning(
-            "shared cache %r could not lock: %s; refreshing without the lock",
-            cache,
-            _describe(error),
-        )
+        _report_shared(cache, "error", operation="lock", error=error)
         yield
         return
     try:
@@ -619,25 +733,29 @@ async def _guarded_lock(cache: SharedCache, key: str, *, mfa: bool) -> AsyncIter
             await lock.__aexit__(type(error), error, error.__traceback__)
         except Exception as unlock_error:
             if unlock_error is not error:
-                log.warning(
-                    "shared cache %r could not unlock: %s", cache, _describe(unlock_error)
-                )
+                _report_shared(cache, "error", operation="unlock", error=unlock_error)
         raise
     else:
         try:
             await lock.__aexit__(None, None, None)
         except Exception as error:
-            log.warning("shared cache %r could not unlock: %s", cache, _describe(error))
+            _report_shared(cache, "error", operation="unlock", error=error)
 
 
 async def _guarded_load(cache: SharedCache, key: str, role_arn: str | None) -> Credentials | None:
-    """``cache.load()``, or None if it fails or returns something else than Credentials."""
+    """``cache.load()``, or None if it fails or returns something else than Credentials.
+
+    Reports an error, or a miss when there is no entry; the caller reports the rest.
+    """
     try:
         stored = await cache.load(key, role_arn=role_arn)
     except Exception as error:
-        log.warning("shared cache %r could not load: %s; calling STS", cache, _describe(error))
+        _report_shared(cache, "error", operation="load", error=error)
         return None
-    return stored if isinstance(stored, Credentials) else None
+    if not isinstance(stored, Credentials):
+        _report_shared(cache, "miss")
+        return None
+    return stored
 
 
 async def _guarded_store(
@@ -648,13 +766,50 @@ async def _guarded_store(
     *,
     mfa: bool,
 ) -> None:
-    """``cache.store()``; a failure is logged, never raised."""
+    """``cache.store()``; a failure is reported (a WARNING by the LoggingHook), never raised."""
     try:
         await cache.store(key, response, credentials, mfa=mfa)
     except Exception as error:
-        log.warning("shared cache %r could not store: %s", cache, _describe(error))
+        _report_shared(cache, "error", operation="store", error=error)
+    else:
+        _report_shared(cache, "store")
 
 
-def _describe(error: BaseException) -> str:
-    # The type only: a cache's own message may quote what it was handed.
-    return type(error).__name__
+def _shared_cache_kind(cache: SharedCache) -> str:
+    """``"file"``, ``"redis"`` or ``"custom"``: what the instrumentation events call it."""
+    from .caches._file import FileCache
+
+    if isinstance(cache, FileCache):
+        return "file"
+    redis = sys.modules.get("aiostscreds.caches._redis")  # imported only if in use
+    if redis is not None and isinstance(cache, redis.RedisCache):
+        return "redis"
+    return "custom"
+
+
+def _report_shared(
+    cache: SharedCache,
+    result: Literal["hit", "miss", "store", "error"],
+    *,
+    operation: str | None = None,
+    error: BaseException | None = None,
+    expiration: dt.datetime | None = None,
+) -> None:
+    """Report one step through the shared cache to the refresh's hooks."""
+    emitter = current_refresh()  # _retrieve() always runs inside one
+    if emitter is None:
+        return
+    emitter.emit(
+        SharedCacheAccessed(
+            kind=emitter.kind,
+            role_arn=emitter.role_arn,
+            refresh_id=emitter.refresh_id,
+            cache=_shared_cache_kind(cache),
+            result=result,
+            operation=operation,
+            # The type only: a cache's own message may quote what it was handed.
+            error_type=None if error is None else type(error).__name__,
+            cache_name=repr(cache),
+            expiration=expiration,
+        )
+    )

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ._cache import CredentialsCache
@@ -20,16 +19,16 @@ from ._sts import (
     lifetime,
     load_timeout,
     mfa_codes,
+    report_issued,
     requested_duration,
     sealed_request,
     with_serial_number,
 )
 from ._tokens import TokenProvider
 from ._validation import SESSION_TOKEN_MAX_DURATION
+from .instrumentation._hooks import Hook
 
 __all__ = ["SessionTokenProvider", "SessionTokenSource"]
-
-log = logging.getLogger("aiostscreds")
 
 
 class SessionTokenSource:
@@ -112,11 +111,7 @@ class SessionTokenSource:
         """
         request = await sealed_request({"DurationSeconds": self._duration}, self._mfa)
         credentials, response, elapsed = await self._sts.fetch(request)
-        log.info(
-            "got a session token until %s (GetSessionToken took %.0f ms)",
-            credentials.expiration.isoformat(),
-            elapsed * 1000,
-        )
+        report_issued(self.info, "GetSessionToken", None, credentials, elapsed)
         return credentials, response
 
 
@@ -127,7 +122,8 @@ class SessionTokenProvider(CredentialsCache):
     :class:`CredentialsCache` around a GetSessionToken source, MFA through a
     token provider called on every refresh, validation at construction, one
     shared refresh at a time. ``duration`` lies in 900-129600 s (36 h);
-    default 15 minutes.
+    default 15 minutes. ``hooks``: instrumentation hooks for this provider's
+    events instead of the process-wide ones.
     """
 
     def __init__(
@@ -140,6 +136,7 @@ class SessionTokenProvider(CredentialsCache):
         token_provider: TokenProvider | None = None,
         refresh: RefreshPolicy = RefreshPolicy(),
         clock: Callable[[], float] = time.time,
+        hooks: Iterable[Hook] | None = None,
     ) -> None:
         source = SessionTokenSource(
             client,
@@ -151,7 +148,7 @@ class SessionTokenProvider(CredentialsCache):
             clock=clock,
         )
         self._session_token = source  # before the engine's __init__: repr() reads it
-        super().__init__(source, refresh=refresh, clock=clock)
+        super().__init__(source, refresh=refresh, clock=clock, hooks=hooks)
 
     get_credentials = CredentialsCache.get
 

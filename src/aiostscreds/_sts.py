@@ -28,9 +28,11 @@ from ._clients import ClientFactory
 from ._credentials import Credentials
 from ._errors import ConfigurationError, CredentialsError, RefreshError
 from ._policy import RefreshPolicy
-from ._source import Sealed
+from ._source import Sealed, SourceInfo
 from ._tokens import MFACodes, TokenProvider
 from ._validation import check_duration, check_string
+from .instrumentation._events import CredentialsIssued
+from .instrumentation._hooks import emitter_for
 
 __all__ = [
     "DEFAULT_DURATION",
@@ -312,6 +314,29 @@ def account_of_assumed_role(response: object, role_arn: str) -> str | None:
             if account:
                 return account
     return role_account(role_arn)
+
+
+def report_issued(
+    info: SourceInfo,
+    operation: str,
+    session_name: str | None,
+    credentials: Credentials,
+    elapsed: float,
+) -> None:
+    """Report new credentials from STS to the hooks (the LoggingHook's "assumed role" INFO)."""
+    emitter = emitter_for(info.kind, info.role_arn)
+    if emitter is not None:
+        emitter.emit(
+            CredentialsIssued(
+                kind=emitter.kind,
+                role_arn=emitter.role_arn,
+                refresh_id=emitter.refresh_id,
+                operation=operation,
+                session_name=session_name,
+                expiration=credentials.expiration,
+                duration=elapsed,
+            )
+        )
 
 
 @attrs.frozen

@@ -7,13 +7,17 @@ import datetime as dt
 import inspect
 import re
 import threading
+import time
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 import anyio
 
 from ._crossloop import Lock, Signal
 from ._errors import ConfigurationError, TokenProviderError
 from ._validation import check_string, check_token_code
+from .instrumentation._events import MFAPromptFinished, MFAPromptStarted
+from .instrumentation._hooks import Emitter, emitter_for
 
 __all__ = ["TokenProvider", "MFACodes"]
 
@@ -128,8 +132,37 @@ class MFACodes:
                     "earlier STS call; a refresh needs a new MFA code, so pass token_provider="
                 )
             return code
-        # The answer never becomes a local of a frame that raises: it may be a code.
-        return _checked(await self._answer(self._provider), self.serial_number)
+        emitter = emitter_for("custom", None)
+        if emitter is None:  # no hooks: nothing to report
+            # The answer never becomes a local of a frame that raises: it may be a code.
+            return _checked(await self._answer(self._provider), self.serial_number)
+        return await self._observed(emitter, self._provider)
+
+    async def _observed(self, emitter: Emitter, provider: TokenProvider) -> str:
+        """:meth:`next_code` with a token provider, reported to the instrumentation hooks."""
+        kind, role_arn, refresh_id = emitter.kind, emitter.role_arn, emitter.refresh_id
+        emitter.emit(MFAPromptStarted(kind=kind, role_arn=role_arn, refresh_id=refresh_id))
+        started = time.monotonic()
+        outcome: Literal["answered", "failed", "timed_out"] = "failed"
+        try:
+            # The answer never becomes a local of a frame that raises: it may be a code.
+            code = _checked(await self._answer(provider), self.serial_number)
+            outcome = "answered"
+            return code
+        except TokenProviderError as error:
+            if _timed_out(error):
+                outcome = "timed_out"
+            raise
+        finally:
+            emitter.emit(
+                MFAPromptFinished(
+                    kind=kind,
+                    role_arn=role_arn,
+                    refresh_id=refresh_id,
+                    outcome=outcome,
+                    duration=time.monotonic() - started,
+                )
+            )
 
     async def _answer(self, provider: TokenProvider) -> object:
         # A cancel scope, not fail_after: a TimeoutError the provider raises itself is
@@ -169,6 +202,12 @@ class MFACodes:
 def is_mfa_code(text: str) -> bool:
     """Whether ``text`` is what STS takes as an MFA code: exactly six ASCII digits."""
     return _SIX_DIGITS.fullmatch(text) is not None
+
+
+def _timed_out(error: TokenProviderError) -> bool:
+    # token_timeout firing is told from the provider's own failures by its message,
+    # which names the parameter (a provider's own TimeoutError is chained instead).
+    return error.__cause__ is None and "within token_timeout" in str(error)
 
 
 def _checked(answer: object, serial_number: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
-import logging
 import os
 import stat
 import time
@@ -29,6 +28,7 @@ from ._sts import (
     account_of_assumed_role,
     lifetime,
     load_timeout,
+    report_issued,
     requested_duration,
     session_name,
 )
@@ -38,10 +38,9 @@ from ._validation import (
     check_policy_arns,
     check_role_arn,
 )
+from .instrumentation._hooks import Hook
 
 __all__ = ["WebIdentityProvider", "WebIdentitySource"]
-
-log = logging.getLogger("aiostscreds")
 
 # STS's limit on WebIdentityToken (clientTokenType), in characters.
 _MAX_TOKEN_CHARS = 20000
@@ -180,13 +179,8 @@ class WebIdentitySource:
         credentials, response, elapsed = await self._sts.fetch(
             request, account_id=self._account_id
         )
-        log.info(
-            "assumed role %s with a web identity as session %s until %s "
-            "(AssumeRoleWithWebIdentity took %.0f ms)",
-            self.role_arn,
-            self.role_session_name,
-            credentials.expiration.isoformat(),
-            elapsed * 1000,
+        report_issued(
+            self.info, "AssumeRoleWithWebIdentity", self.role_session_name, credentials, elapsed
         )
         return credentials, response
 
@@ -231,6 +225,8 @@ class WebIdentityProvider(CredentialsCache):
         policy_arns: Up to 10 managed session policy ARNs.
         refresh: The refresh policy; its windows must fit ``duration``.
         clock: Returns epoch seconds; for tests.
+        hooks: Instrumentation hooks for this provider's events instead of the
+            process-wide ones (:func:`aiostscreds.instrumentation.set_hooks`).
     """
 
     def __init__(
@@ -245,6 +241,7 @@ class WebIdentityProvider(CredentialsCache):
         policy_arns: Iterable[str] = (),
         refresh: RefreshPolicy = RefreshPolicy(),
         clock: Callable[[], float] = time.time,
+        hooks: Iterable[Hook] | None = None,
     ) -> None:
         source = WebIdentitySource(
             client,
@@ -258,7 +255,7 @@ class WebIdentityProvider(CredentialsCache):
             clock=clock,
         )
         self._web_identity = source  # before the engine's __init__: repr() reads it
-        super().__init__(source, refresh=refresh, clock=clock)
+        super().__init__(source, refresh=refresh, clock=clock, hooks=hooks)
 
     get_credentials = CredentialsCache.get
 

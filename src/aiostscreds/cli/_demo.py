@@ -64,9 +64,20 @@ def _token_source(mfa_code: str | None) -> tuple[TokenProvider, str]:
 
 
 async def run_demo(
-    endpoint: str, *, requests: int, refreshes: int, mfa_code: str | None, concurrency: int
+    endpoint: str,
+    *,
+    requests: int,
+    refreshes: int,
+    mfa_code: str | None,
+    concurrency: int,
+    rejections: int = 0,
 ) -> dict[str, Any]:
-    """Run the demo against ``endpoint`` and return what happened."""
+    """Run the demo against ``endpoint`` and return what happened.
+
+    ``rejections`` keys are passed to ``invalidate()`` mid-run as well, as when a
+    service refuses a revoked key: every request then in flight waits for one
+    refresh. The documentation's observability picture is drawn from such a run.
+    """
     from aiobotocore.config import AioConfig
     from aiobotocore.session import AioSession
 
@@ -128,8 +139,12 @@ async def run_demo(
             limit = anyio.Semaphore(concurrency)
             refresh_error: CredentialsError | None = None
 
-            # Force refreshes evenly spread through the run, under the requests in flight.
-            refresh_points = {requests * n // (refreshes + 1) for n in range(1, refreshes + 1)}
+            # Force refreshes evenly spread through the run, under the requests in flight;
+            # rejections, if any, halfway between them.
+            steps = refreshes + rejections + 1
+            points = [requests * n // steps for n in range(1, steps)]
+            rejection_points = set(points[1::2][:rejections])
+            refresh_points = set(points) - rejection_points
 
             async def one(i: int) -> None:
                 nonlocal completed, failed
@@ -139,6 +154,8 @@ async def run_demo(
                         completed += 1
                     except Exception:
                         failed += 1
+                if completed + failed in rejection_points and provider.credentials:
+                    provider.invalidate(provider.credentials.access_key_id)
                 if completed + failed in refresh_points:
                     try:
                         await provider.force_refresh()
@@ -163,6 +180,7 @@ async def run_demo(
         "sts_calls": sts_calls,
         "prompts": tokens.prompts,
         "forced_refreshes": refreshes,
+        "rejections": rejections,
         "signing_keys": len(signing_keys),
         "seconds": elapsed,
         "identity": identity["Arn"],

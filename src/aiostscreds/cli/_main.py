@@ -186,6 +186,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--port", type=_port, default=0, help="the port, 1 to 65535 (default: a free one)"
     )
+    serve.add_argument(
+        "--metrics",
+        action="store_true",
+        help="also answer GET /metrics (Prometheus text format; the same token); "
+        "needs prometheus-client",
+    )
     serve.set_defaults(run="serve")
 
     exec_ = commands.add_parser(

@@ -33,6 +33,8 @@ __all__ = ["credential_server", "loopback_host", "run_serve"]
 log = logging.getLogger("aiostscreds")
 
 CredentialsGetter = Callable[[], Awaitable[Credentials]]
+Metrics = Callable[[], tuple[bytes, str]]
+"""Returns the metrics page and its content type."""
 
 _SHUTDOWN_GRACE = 1.0
 """Seconds a request in flight gets to finish at shutdown, then as long to unwind."""
@@ -68,11 +70,14 @@ def _answer(credentials: Credentials) -> dict[str, str]:
     }
 
 
-def make_app(get_credentials: CredentialsGetter, token: str) -> web.Application:
+def make_app(
+    get_credentials: CredentialsGetter, token: str, *, metrics: Metrics | None = None
+) -> web.Application:
     """An ``aiohttp.web`` application that answers with ``get_credentials()``.
 
     A request without an ``Authorization`` header gets 401, one with another
-    value 403 (compared in constant time); neither gets a body.
+    value 403 (compared in constant time); neither gets a body. With
+    ``metrics``, ``GET /metrics`` (with the token too) answers with its page.
     """
     expected = token.encode()
     # The last answer's body, kept while the credentials are the same object:
@@ -87,7 +92,12 @@ def make_app(get_credentials: CredentialsGetter, token: str) -> web.Application:
         # back as they came, so that they compare unequal instead of failing with 500.
         if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected):
             return web.Response(status=403)
-        if request.path != "/" or request.method not in ("GET", "HEAD"):
+        if request.method not in ("GET", "HEAD"):
+            return web.Response(status=404)
+        if request.path == "/metrics" and metrics is not None:
+            body, content_type = metrics()
+            return web.Response(body=body, headers={"Content-Type": content_type})
+        if request.path != "/":
             return web.Response(status=404)
         try:
             answer = await get_credentials()
@@ -109,15 +119,24 @@ def make_app(get_credentials: CredentialsGetter, token: str) -> web.Application:
 
 @contextlib.asynccontextmanager
 async def credential_server(
-    get_credentials: CredentialsGetter, *, host: str = "127.0.0.1", port: int = 0
+    get_credentials: CredentialsGetter,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    metrics: Metrics | None = None,
 ) -> AsyncIterator[dict[str, str]]:
-    """Serve on loopback for the block; yields the two environment variables SDKs need."""
+    """Serve on loopback for the block; yields the two environment variables SDKs need.
+
+    With ``metrics``, ``GET /metrics`` answers with its page as well.
+    """
     host = loopback_host(host)
     token = secrets.token_urlsafe(32)
     # aiohttp's default waits up to 2 x 60 s for requests in flight at shutdown; one
     # can be waiting for an MFA prompt nobody answers, and SIGTERM must end `serve`.
     runner = web.AppRunner(
-        make_app(get_credentials, token), access_log=None, shutdown_timeout=_SHUTDOWN_GRACE
+        make_app(get_credentials, token, metrics=metrics),
+        access_log=None,
+        shutdown_timeout=_SHUTDOWN_GRACE,
     )
     await runner.setup()
     try:
@@ -143,10 +162,13 @@ async def _serve(args: argparse.Namespace) -> int:
     from ._profile import open_profile
 
     host = loopback_host(args.host)  # before any prompt
+    metrics = prometheus_metrics() if getattr(args, "metrics", False) else None
     chain = open_profile(args.profile, cache=args.cache, mfa_session=args.mfa_session)
     try:
         # Bind first: a port in use fails before anyone types a code or STS is called.
-        async with credential_server(chain.top.get, host=host, port=args.port) as env:
+        async with credential_server(
+            chain.top.get, host=host, port=args.port, metrics=metrics
+        ) as env:
             await chain.top.get()  # prompt now, in this terminal, not mid-request
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
@@ -159,6 +181,29 @@ async def _serve(args: argparse.Namespace) -> int:
     finally:
         await chain.aclose()
     return 0
+
+
+def prometheus_metrics() -> Metrics:
+    """Add a :class:`PrometheusHook` to the process-wide hooks; its registry's page.
+
+    Raises:
+        ConfigurationError: prometheus-client is not installed.
+    """
+    from ..instrumentation import PrometheusHook, get_hooks, set_hooks
+
+    try:
+        import prometheus_client
+    except ImportError:
+        raise ConfigurationError(
+            "--metrics needs prometheus-client: pip install 'aiostscreds[prometheus]'"
+        ) from None
+    registry = prometheus_client.CollectorRegistry()
+    set_hooks([*get_hooks(), PrometheusHook(registry)])
+
+    def page() -> tuple[bytes, str]:
+        return prometheus_client.generate_latest(registry), prometheus_client.CONTENT_TYPE_LATEST
+
+    return page
 
 
 def run_serve(args: argparse.Namespace) -> int:
