@@ -8,6 +8,13 @@ from ._events import CredentialsIssued, Event, RefreshFinished, SharedCacheAcces
 
 __all__ = ["LoggingHook"]
 
+# What a shared entry without a role ARN is for, by the kind of its source.
+_SUBJECTS = {
+    "session_token": "the calling user",
+    "mfa_session": "the calling user's MFA session",
+    "sso": "the IAM Identity Center role",
+}
+
 _SHARED_CACHE_ERRORS = {
     "lock": "shared cache %s could not lock: %s; refreshing without the lock",
     "unlock": "shared cache %s could not unlock: %s",
@@ -113,7 +120,7 @@ class LoggingHook:
         if event.result == "hit" and event.expiration is not None:
             self.logger.info(
                 "using credentials for %s from %s until %s",
-                event.role_arn or "the calling user",
+                event.role_arn or _SUBJECTS.get(event.kind, event.kind),
                 event.cache_name,
                 event.expiration.isoformat(),
             )
