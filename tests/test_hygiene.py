@@ -73,3 +73,11 @@ def test_credentials_and_library_errors_are_collected_as_they_are_made() -> None
     assert repr(credentials) in HYGIENE.texts
     error = RefreshError("hygiene probe failure", recoverable=True)
     assert str(error) in HYGIENE.texts
+
+
+def test_the_library_is_recorded_at_debug_and_third_parties_keep_their_levels() -> None:
+    # Every record of the library is made; botocore's and moto's DEBUG records are not
+    # (making them cost a fifth of the suite's time).
+    assert logging.getLogger("aiostscreds.probe").isEnabledFor(logging.DEBUG)
+    for name in ("botocore", "aiobotocore", "moto", "werkzeug"):
+        assert not logging.getLogger(name).isEnabledFor(logging.DEBUG)
