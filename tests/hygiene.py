@@ -17,8 +17,8 @@ Collected secrets:
 Recorded texts:
 
 - every log record of the library's own loggers (``aiostscreds`` and below, and
-  the tests' own), at DEBUG (those loggers are set below DEBUG for the run),
-  with its formatted exception if any;
+  the tests' own), at DEBUG whatever level a test sets on them, with its
+  formatted exception if any;
 - the ``str`` and ``repr`` of every exception of the library when it is made;
 - the ``repr`` of every Credentials, cache, provider and signer object when it
   is made and after each refresh;
@@ -231,51 +231,42 @@ def _wrap(
     undo.append(restore)
 
 
-# The library's loggers are set to this level, below DEBUG, so every record of
-# theirs is made; it marks the level as ours (a test may set DEBUG, or anything
-# else, itself).
-_EVERYTHING = 1
 _RECORDED = ("aiostscreds", "tests")
+
+
+def _recorded(name: str) -> bool:
+    return any(name == own or name.startswith(own + ".") for own in _RECORDED)
 
 
 def _record_own_logging(handler: logging.Handler) -> Callable[[], None]:
     """Show ``handler`` every record of the library's loggers, and other handlers what they saw.
 
-    The library's loggers go down to level 1 so that every record of theirs is
-    made; third-party loggers keep their levels. Records pass through
-    ``Logger.callHandlers``, which hands each to ``handler`` and then to the
-    usual handlers only if it clears the level the logger tree would have had
-    without this: tests that count records (``caplog``) see no change.
+    The library's loggers make every record, whatever level a test sets on them
+    (``caplog.at_level(WARNING, logger="aiostscreds")`` included); third-party
+    loggers keep their levels. Records pass through ``Logger.callHandlers``,
+    which hands each to ``handler`` and then to the usual handlers only if it
+    clears the logger's level: tests that count records (``caplog``) see no
+    change.
     """
-    loggers = [logging.getLogger(name) for name in _RECORDED]
-    saved = {logger: logger.level for logger in loggers}
-    original = logging.Logger.callHandlers
+    original_enabled = logging.Logger.isEnabledFor
+    original_call = logging.Logger.callHandlers
 
-    def effective_level(logger: logging.Logger) -> int:
-        node: logging.Logger | None = logger
-        while node is not None:
-            level = node.level
-            if level == _EVERYTHING and node in saved:
-                level = saved[node]
-            if level:
-                return level
-            node = node.parent
-        return logging.NOTSET
+    def isEnabledFor(self: logging.Logger, level: int) -> bool:
+        if _recorded(self.name) and not self.disabled:
+            return True
+        return original_enabled(self, level)
 
     def callHandlers(self: logging.Logger, record: logging.LogRecord) -> None:
         handler.handle(record)
-        if record.levelno >= effective_level(self):
-            original(self, record)
+        if original_enabled(self, record.levelno):
+            original_call(self, record)
 
+    logging.Logger.isEnabledFor = isEnabledFor  # type: ignore[method-assign]
     logging.Logger.callHandlers = callHandlers  # type: ignore[method-assign]
-    for logger in loggers:
-        logger.setLevel(_EVERYTHING)
 
     def stop() -> None:
-        logging.Logger.callHandlers = original  # type: ignore[method-assign]
-        for logger, level in saved.items():
-            if logger.level == _EVERYTHING:
-                logger.setLevel(level)
+        logging.Logger.isEnabledFor = original_enabled  # type: ignore[method-assign]
+        logging.Logger.callHandlers = original_call  # type: ignore[method-assign]
 
     return stop
 

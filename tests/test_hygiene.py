@@ -81,3 +81,13 @@ def test_the_library_is_recorded_at_debug_and_third_parties_keep_their_levels() 
     assert logging.getLogger("aiostscreds.probe").isEnabledFor(logging.DEBUG)
     for name in ("botocore", "aiobotocore", "moto", "werkzeug"):
         assert not logging.getLogger(name).isEnabledFor(logging.DEBUG)
+
+
+def test_the_library_is_recorded_even_where_a_test_raises_its_level(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    marker = "hygiene-debug-probe-under-warning-5c1e"
+    with caplog.at_level(logging.WARNING, logger="aiostscreds"):
+        logging.getLogger("aiostscreds.probe").debug(marker)
+    assert marker in HYGIENE.texts
+    assert marker not in caplog.text
