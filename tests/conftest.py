@@ -37,8 +37,18 @@ from hypothesis import settings as _hypothesis_settings  # noqa: E402
 _hypothesis_settings.register_profile(
     "ci", derandomize=True, database=None, print_blob=True
 )
-if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-    _hypothesis_settings.load_profile("ci")
+_HYPOTHESIS_PROFILE = "ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes") else None
+if _HYPOTHESIS_PROFILE:
+    _hypothesis_settings.load_profile(_HYPOTHESIS_PROFILE)
+
+
+def pytest_report_header() -> str:
+    if _HYPOTHESIS_PROFILE:
+        return (
+            f"hypothesis: profile {_HYPOTHESIS_PROFILE!r} (derandomize=True: the seeds are fixed; "
+            "replay a red run with CI=true python -m pytest ...)"
+        )
+    return "hypothesis: random seeds (CI=true for the derandomized 'ci' profile)"
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/aiostscreds-test"
 MFA_SERIAL = "arn:aws:iam::123456789012:mfa/tester"
