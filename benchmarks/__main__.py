@@ -50,6 +50,12 @@ class Settings:
         e2e_refreshes: Forced refreshes per end-to-end round.
         sts_latency: Seconds the fake STS takes to answer or fail.
         warm_up: Whether each storm first runs every contender once, unrecorded.
+        fleet_sizes: The K of the fleet scenario (processes refreshing together).
+        fleet_samples: Samples of the Redis hit latency.
+        cli_runs: Warm ``credential-process`` runs (each of the command and the floor).
+        cli_clients: The numbers of concurrent clients ``serve`` is loaded with.
+        cli_seconds: Seconds of load per ``serve`` round.
+        cli_rounds: Rounds per client count (the best is kept).
     """
 
     mode: str
@@ -71,6 +77,10 @@ class Settings:
     fleet_samples: int = 2000
     hooks_waiters: int = 10_000
     hooks_repeats: int = 9
+    cli_runs: int = 21
+    cli_clients: tuple[int, ...] = (100, 1000)
+    cli_seconds: float = 5.0
+    cli_rounds: int = 3
 
 
 FULL = Settings(
@@ -104,6 +114,9 @@ QUICK = Settings(
     e2e_sets=3,
     e2e_refreshes=3,
     hooks_repeats=5,
+    cli_runs=7,
+    cli_seconds=2.0,
+    cli_rounds=1,
 )
 
 
@@ -357,7 +370,13 @@ def measure(settings: Settings, endpoint: str, *, command: str) -> dict[str, Any
             backend=backend,
         )
     progress("the aiostscreds command: warm credential-process and serve")
-    results["cli"] = cli.measure(endpoint, quick=settings.mode == "quick")
+    results["cli"] = cli.measure(
+        endpoint,
+        runs=settings.cli_runs,
+        clients=settings.cli_clients,
+        seconds=settings.cli_seconds,
+        rounds=settings.cli_rounds,
+    )
     progress(f"fleet: STS calls per refresh, K = {settings.fleet_sizes}; Redis hit latency")
     results["fleet"] = fleet.measure_fleet(
         endpoint, sizes=settings.fleet_sizes, samples=settings.fleet_samples

@@ -210,13 +210,13 @@ def _floor_server() -> None:
     web.run_app(app, sock=sock, print=None, access_log=None)
 
 
-def measure(endpoint: str, *, quick: bool) -> dict[str, Any]:
-    """Both measurements against the local STS at ``endpoint``."""
+def measure(
+    endpoint: str, *, runs: int, clients: Sequence[int], seconds: float, rounds: int
+) -> dict[str, Any]:
+    """Both measurements against the local STS at ``endpoint``, at the run's settings."""
     return {
-        "credential_process_warm": credential_process_warm(endpoint, runs=7 if quick else 21),
-        "serve": serve_throughput(
-            endpoint, clients=(100, 1000), seconds=2 if quick else 5, rounds=1 if quick else 3
-        ),
+        "credential_process_warm": credential_process_warm(endpoint, runs=runs),
+        "serve": serve_throughput(endpoint, clients=clients, seconds=seconds, rounds=rounds),
     }
 
 
@@ -229,10 +229,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.what == "floor-server":
         _floor_server()
         return 0
+    from .__main__ import FULL, QUICK
     from .end_to_end import local_sts
 
+    settings = QUICK if args.quick else FULL
     with local_sts() as endpoint:
-        print(json.dumps(measure(endpoint, quick=args.quick), indent=1))
+        figures = measure(
+            endpoint,
+            runs=settings.cli_runs,
+            clients=settings.cli_clients,
+            seconds=settings.cli_seconds,
+            rounds=settings.cli_rounds,
+        )
+        print(json.dumps(figures, indent=1))
     return 0
 
 

@@ -22,6 +22,7 @@ Nothing here talks to anything but 127.0.0.1.
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -74,9 +75,14 @@ def local_sts() -> Iterator[str]:
     interpreter lock with the clients it serves.
     """
     root = Path(__file__).resolve().parent.parent
+    recordings = tempfile.mkdtemp(prefix="aiostscreds-bench-moto-")
+    # moto's request recorder writes its log in the cwd unless told otherwise: never
+    # into the checkout.
+    env = {**os.environ, "MOTO_RECORDER_FILEPATH": str(Path(recordings) / "recording.jsonl")}
     server = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.moto_server"],
         cwd=root,
+        env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -95,6 +101,7 @@ def local_sts() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+        shutil.rmtree(recordings, ignore_errors=True)
 
 
 def _client_config(backend: str) -> Any:

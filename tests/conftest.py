@@ -29,6 +29,27 @@ os.environ.update(
     }
 )
 
+# Hypothesis in CI (CI=true, as .ci/run sets): derandomized, so every example comes from
+# a seed fixed by the test itself and a red run replays with the same command, on any
+# machine; no example database to carry between runs. pytest's header names the profile.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile(
+    "ci", derandomize=True, database=None, print_blob=True
+)
+_HYPOTHESIS_PROFILE = "ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes") else None
+if _HYPOTHESIS_PROFILE:
+    _hypothesis_settings.load_profile(_HYPOTHESIS_PROFILE)
+
+
+def pytest_report_header() -> str:
+    if _HYPOTHESIS_PROFILE:
+        return (
+            f"hypothesis: profile {_HYPOTHESIS_PROFILE!r} (derandomize=True: the seeds are fixed; "
+            "replay a red run with CI=true python -m pytest ...)"
+        )
+    return "hypothesis: random seeds (CI=true for the derandomized 'ci' profile)"
+
 ROLE_ARN = "arn:aws:iam::123456789012:role/aiostscreds-test"
 MFA_SERIAL = "arn:aws:iam::123456789012:mfa/tester"
 

@@ -16,18 +16,25 @@ Collected secrets:
 
 Recorded texts:
 
-- every log record, at DEBUG, from every logger (a root handler; the root
-  logger is set to DEBUG for the run), with its formatted exception if any;
+- every log record of the library's own loggers (``aiostscreds`` and below, and
+  the tests' own), at DEBUG whatever level a test sets on them, with its
+  formatted exception if any;
 - the ``str`` and ``repr`` of every exception of the library when it is made;
 - the ``repr`` of every Credentials, cache, provider and signer object when it
   is made and after each refresh;
 - every warning pytest records.
 
-Third-party loggers (botocore, moto, werkzeug, aiohttp...) are recorded too,
-but only counted: botocore logs request parameters (TokenCode included) and
-response bodies (secret keys included) at DEBUG by design, which the library
-cannot prevent. Their hits are reported, not asserted; see
-``docs/reliability.md``.
+Third-party loggers (botocore, moto, werkzeug, aiohttp...) are left at their
+own levels: making every botocore and moto DEBUG record cost a fifth of the
+suite's time. Whatever records of theirs are made anyway (a test that turns
+them on, a WARNING) are counted, not asserted: botocore logs request
+parameters (TokenCode included) and response bodies (secret keys included) at
+DEBUG by design, which the library cannot prevent. See ``docs/reliability.md``.
+
+The check never passes vacuously: a run in which the library refreshed
+credentials but not one of its log records was recorded fails, as does a run
+in which a hook it relies on is gone. Under pytest-xdist each worker records and
+checks its own share and hands its figures to the controller, which sums them.
 
 Secrets shorter than 8 characters (toy values such as ``"s"`` in unit tests)
 are not checked. MFA codes are matched as whole numbers not preceded by ``.``,
@@ -41,7 +48,7 @@ import os
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 _SIX_DIGITS = re.compile(r"[0-9]{6}", re.ASCII)
@@ -88,6 +95,9 @@ class Hygiene:
         self.codes: set[str] = set()
         self.texts: dict[str, str] = {}  # text -> where it was seen first
         self.records = 0
+        self.own_records = 0
+        self.refreshes = 0
+        self.missing_hooks: list[str] = []
         self.third_party_records = 0
         self.third_party_hits: Counter[str] = Counter()
         self._pattern: tuple[frozenset[str], re.Pattern[str]] | None = None
@@ -110,6 +120,11 @@ class Hygiene:
         if text:
             with self._lock:
                 self.texts.setdefault(text, where)
+
+    def sizes(self) -> dict[str, int]:
+        """How many texts, secrets and MFA codes were collected."""
+        with self._lock:
+            return {"texts": len(self.texts), "secrets": len(self.secrets), "codes": len(self.codes)}
 
     # Checking ----------------------------------------------------------------------
 
@@ -169,6 +184,7 @@ class RecordingHandler(logging.Handler):
         hygiene = self.hygiene
         hygiene.records += 1
         if _own(record.name):
+            hygiene.own_records += 1
             try:
                 text = record.getMessage()
             except Exception:  # a broken record is not ours to judge
@@ -190,11 +206,19 @@ class RecordingHandler(logging.Handler):
 
 
 def _wrap(
-    owner: Any, name: str, make: Callable[[Any], Any], undo: list[Callable[[], None]]
+    owner: Any,
+    name: str,
+    make: Callable[[Any], Any],
+    undo: list[Callable[[], None]],
+    missing: list[str] | None = None,
 ) -> None:
     original = owner.__dict__.get(name)
     if original is None and not hasattr(owner, name):
-        return  # the library changed shape: nothing to wrap
+        # The library changed shape: nothing to wrap. Where the check relies on the
+        # hook (``missing`` given), that fails the run, loudly.
+        if missing is not None:
+            missing.append(f"{getattr(owner, '__name__', owner)}.{name}")
+        return
     current = getattr(owner, name)
     setattr(owner, name, make(current))
 
@@ -207,45 +231,42 @@ def _wrap(
     undo.append(restore)
 
 
-# The root logger is set to this level, below DEBUG, so every record is made; it
-# marks the level as ours (a test may set DEBUG, or anything else, itself).
-_EVERYTHING = 1
+_RECORDED = ("aiostscreds", "tests")
 
 
-def _record_all_logging(handler: logging.Handler) -> Callable[[], None]:
-    """Show ``handler`` every record at DEBUG, and every other handler only what it saw before.
+def _recorded(name: str) -> bool:
+    return any(name == own or name.startswith(own + ".") for own in _RECORDED)
 
-    The root logger goes down to level 1 so that every record is made. Records
-    pass through ``Logger.callHandlers``, which hands each to ``handler`` and then
-    to the usual handlers only if it clears the level the logger tree would have
-    had without this: tests that count records (``caplog``) see no change.
+
+def _record_own_logging(handler: logging.Handler) -> Callable[[], None]:
+    """Show ``handler`` every record of the library's loggers, and other handlers what they saw.
+
+    The library's loggers make every record, whatever level a test sets on them
+    (``caplog.at_level(WARNING, logger="aiostscreds")`` included); third-party
+    loggers keep their levels. Records pass through ``Logger.callHandlers``,
+    which hands each to ``handler`` and then to the usual handlers only if it
+    clears the logger's level: tests that count records (``caplog``) see no
+    change.
     """
-    root = logging.getLogger()
-    saved_root_level = root.level
-    original = logging.Logger.callHandlers
+    original_enabled = logging.Logger.isEnabledFor
+    original_call = logging.Logger.callHandlers
 
-    def effective_level(logger: logging.Logger) -> int:
-        node: logging.Logger | None = logger
-        while node is not None:
-            if node is root:
-                return saved_root_level if root.level == _EVERYTHING else root.level
-            if node.level:
-                return node.level
-            node = node.parent
-        return saved_root_level
+    def isEnabledFor(self: logging.Logger, level: int) -> bool:
+        if _recorded(self.name) and not self.disabled:
+            return True
+        return original_enabled(self, level)
 
     def callHandlers(self: logging.Logger, record: logging.LogRecord) -> None:
         handler.handle(record)
-        if record.levelno >= effective_level(self):
-            original(self, record)
+        if original_enabled(self, record.levelno):
+            original_call(self, record)
 
+    logging.Logger.isEnabledFor = isEnabledFor  # type: ignore[method-assign]
     logging.Logger.callHandlers = callHandlers  # type: ignore[method-assign]
-    root.setLevel(_EVERYTHING)
 
     def stop() -> None:
-        logging.Logger.callHandlers = original  # type: ignore[method-assign]
-        if root.level == _EVERYTHING:
-            root.setLevel(saved_root_level)
+        logging.Logger.isEnabledFor = original_enabled  # type: ignore[method-assign]
+        logging.Logger.callHandlers = original_call  # type: ignore[method-assign]
 
     return stop
 
@@ -323,12 +344,16 @@ def install(hygiene: Hygiene) -> Callable[[], None]:
         return wrapped
 
     _wrap(_cache.CredentialsCache, "__init__", lambda m: note_reprs(m, "_source"), undo)
-    _wrap(
-        _cache.CredentialsCache,
-        "_record_success",
-        lambda m: note_reprs(m, "_source", "_credentials"),
-        undo,
-    )
+    def refreshed(method: Any) -> Any:
+        noted = note_reprs(method, "_source", "_credentials")
+
+        def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+            hygiene.refreshes += 1
+            return noted(self, *args, **kwargs)
+
+        return wrapped
+
+    _wrap(_cache.CredentialsCache, "_record_success", refreshed, undo, hygiene.missing_hooks)
     _wrap(aiostscreds.AiobotocoreCredentials, "__init__", lambda m: note_reprs(m), undo)
 
     totp = getattr(aiostscreds, "TOTPTokenProvider", None)
@@ -344,7 +369,7 @@ def install(hygiene: Hygiene) -> Callable[[], None]:
 
         _wrap(totp, "__init__", totp_init, undo)
 
-    undo.append(_record_all_logging(RecordingHandler(hygiene)))
+    undo.append(_record_own_logging(RecordingHandler(hygiene)))
 
     def undo_all() -> None:
         for step in reversed(undo):
@@ -353,14 +378,37 @@ def install(hygiene: Hygiene) -> Callable[[], None]:
     return undo_all
 
 
-def summary(hygiene: Hygiene, problems: int) -> Iterator[str]:
+def vacuity(hygiene: Hygiene | WorkerTotals) -> list[str]:
+    """Why the check saw too little to be trusted: empty if it saw what it must."""
+    reasons = [
+        f"the hook {hook} is gone: update tests/hygiene.py" for hook in hygiene.missing_hooks
+    ]
+    if hygiene.refreshes and not hygiene.own_records:
+        reasons.append(
+            f"the library refreshed credentials {hygiene.refreshes} times but not one of its "
+            "log records was recorded: the recorder is not working"
+        )
+    return reasons
+
+
+def summary(
+    hygiene: Hygiene | WorkerTotals, problems: int, vacuous: Sequence[str] = ()
+) -> Iterator[str]:
     """The terminal summary: the library's verdict first, then the third-party counts."""
+    sizes = hygiene.sizes()
     checked = (
-        f"{len(hygiene.texts)} log records, exception messages, reprs and warnings; "
-        f"{len(hygiene.secrets)} secrets and {len(hygiene.codes)} MFA codes checked"
+        f"{hygiene.own_records} log records of the library; "
+        f"{sizes['texts']} log records, exception messages, reprs and warnings; "
+        f"{sizes['secrets']} secrets and {sizes['codes']} MFA codes checked"
     )
+    if isinstance(hygiene, WorkerTotals):
+        checked += f", summed over {hygiene.workers} pytest-xdist workers"
     if problems:
         yield f"secret hygiene FAILED: {problems} of the library's own texts hold a secret ({checked})"
+    elif vacuous:
+        yield f"secret hygiene FAILED: it saw too little to judge ({checked}): " + "; ".join(
+            vacuous
+        )
     else:
         yield f"secret hygiene: the library's own output is clean ({checked})"
     if hygiene.third_party_hits:
@@ -368,10 +416,53 @@ def summary(hygiene: Hygiene, problems: int) -> Iterator[str]:
             f"{name} {count}" for name, count in sorted(hygiene.third_party_hits.items())
         )
         yield (
-            "secret hygiene, for information only: third-party DEBUG log records that held a "
+            "secret hygiene, for information only: third-party log records that held a "
             f"secret (botocore logs request parameters and response bodies at DEBUG by design): "
             f"{counts}, of {hygiene.third_party_records} third-party records"
         )
+
+
+# pytest-xdist: each worker checks its own share; the controller adds up their figures.
+
+_COUNTS = ("records", "own_records", "refreshes", "third_party_records")
+
+
+def to_worker_output(hygiene: Hygiene, problems: list[str]) -> dict[str, Any]:
+    """What a worker hands the controller (plain data; no secret, only counts and verdicts)."""
+    return {
+        **{name: getattr(hygiene, name) for name in _COUNTS},
+        "sizes": hygiene.sizes(),
+        "missing_hooks": list(hygiene.missing_hooks),
+        "third_party_hits": dict(hygiene.third_party_hits),
+        "problems": problems,
+    }
+
+
+class WorkerTotals:
+    """The controller's sum of its workers' figures, shaped for :func:`summary`."""
+
+    def __init__(self) -> None:
+        self.missing_hooks: list[str] = []
+        self.third_party_hits: Counter[str] = Counter()
+        self.records = self.own_records = self.refreshes = self.third_party_records = 0
+        self.workers = 0
+        self._sizes: Counter[str] = Counter(texts=0, secrets=0, codes=0)
+
+    def sizes(self) -> dict[str, int]:
+        """The workers' texts, secrets and codes, added up (a secret two saw counts twice)."""
+        return dict(self._sizes)
+
+    def add(self, output: dict[str, Any]) -> list[str]:
+        """Add one worker's figures; its problems."""
+        self.workers += 1
+        for name in _COUNTS:
+            setattr(self, name, getattr(self, name) + output[name])
+        self._sizes.update(output["sizes"])
+        for hook in output["missing_hooks"]:
+            if hook not in self.missing_hooks:
+                self.missing_hooks.append(hook)
+        self.third_party_hits.update(output["third_party_hits"])
+        return list(output["problems"])
 
 
 # The plugin (registered from conftest.py) ------------------------------------------------
@@ -380,6 +471,9 @@ import pytest  # noqa: E402
 
 _undo: list[Callable[[], None]] = []
 _problems: list[str] = []
+_vacuous: list[str] = []
+_workers = WorkerTotals()  # the controller's, under pytest-xdist
+_OUTPUT = "aiostscreds_secret_hygiene"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -395,17 +489,36 @@ def pytest_warning_recorded(warning_message: Any, when: str, nodeid: str, locati
     HYGIENE.note_text(str(warning_message.message), f"warning in {nodeid or when}")
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist, in the controller: a worker is done; add up what it saw."""
+    output = getattr(node, "workeroutput", {}).get(_OUTPUT)
+    if output is None:
+        _problems.append(f"worker {getattr(node, 'gateway', node)} sent no hygiene figures")
+        return
+    _problems.extend(_workers.add(output))
+
+
+def _judged() -> Hygiene | WorkerTotals:
+    return _workers if _workers.workers else HYGIENE
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # The check runs here, not in a fixture's teardown, where an xfail mark on the
     # last test would swallow its failure.
-    _problems[:] = HYGIENE.violations()
-    if _problems:
+    if not _workers.workers:  # a plain run, or a worker: judge what this process saw
+        _problems[:] = HYGIENE.violations()
+    _vacuous[:] = vacuity(_judged())
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput[_OUTPUT] = to_worker_output(HYGIENE, _problems)
+    elif _problems or _vacuous:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    for line in summary(HYGIENE, len(_problems)):
-        terminalreporter.write_line(line)
+    for line in summary(_judged(), len(_problems), _vacuous):
+        terminalreporter.write_line(line, red=bool(_problems or _vacuous), bold=bool(_vacuous))
     if _problems:
         terminalreporter.write_line(
             f"SECRET HYGIENE FAILED: {len(_problems)} texts hold a secret or an MFA code:",

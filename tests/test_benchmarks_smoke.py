@@ -253,8 +253,15 @@ def test_a_tiny_run_measures_everything_and_writes_the_report(
         fleet_samples=5,
         hooks_waiters=WAITERS,
         hooks_repeats=2,
+        cli_runs=1,
+        cli_clients=(5,),
+        cli_seconds=0.2,
+        cli_rounds=1,
     )
     results = measure(tiny, moto_endpoint, command="pytest")
+    # The command's measurement ran at the tiny settings, not the quick or full ones.
+    assert results["cli"]["credential_process_warm"]["runs"] == 1
+    assert set(results["cli"]["serve"]) == {"5", "sts_calls"}
     # Two processes refreshing together: two STS calls alone, one through either cache.
     calls = results["fleet"]["calls_per_refresh"]
     assert {kind: calls[kind]["2"] for kind in calls} == {"none": 2, "file": 1, "redis": 1}

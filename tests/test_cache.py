@@ -30,6 +30,25 @@ def make_cache(*outcomes, policy: RefreshPolicy | None = None, default=None):
     return clock, source, cache
 
 
+class Arrivals:
+    """Callers counted as they call the cache; ``all`` is set when the last one has.
+
+    A caller arrives right before its call, with no checkpoint between: by the
+    time ``all`` is set, each one has run on to its first await in the cache,
+    waiting for the refresh.
+    """
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.count = 0
+        self.all = anyio.Event()
+
+    def arrive(self) -> None:
+        self.count += 1
+        if self.count == self.expected:
+            self.all.set()
+
+
 async def _storm(cache: CredentialsCache, n: int) -> list[object]:
     results: list[object] = [None] * n
 
@@ -48,16 +67,22 @@ async def _storm(cache: CredentialsCache, n: int) -> list[object]:
 async def test_ten_thousand_concurrent_callers_make_one_source_call() -> None:
     clock, source, cache = make_cache(fresh())
     source.hold()
+    results: list[object] = [None] * STORM
+    callers = Arrivals(STORM)
 
-    async def release_when_all_wait() -> None:
-        assert source.entered is not None
-        await source.entered.wait()
-        await anyio.sleep(0.05)
-        source.release()
+    async def one(i: int) -> None:
+        callers.arrive()
+        results[i] = await cache.get()
 
     async with anyio.create_task_group() as tg:
-        tg.start_soon(release_when_all_wait)
-        results = await _storm(cache, STORM)
+        for i in range(STORM):
+            tg.start_soon(one, i)
+        await callers.all.wait()
+        assert source.entered is not None
+        await source.entered.wait()  # the refresh has started (on trio, after the callers)
+        # Every caller is waiting on the one refresh, which is still held.
+        assert results.count(None) == STORM and source.finished == 0
+        source.release()
     assert source.calls == 1
     assert all(result is results[0] for result in results)
 
@@ -96,7 +121,10 @@ async def test_cancelled_leader_neither_aborts_nor_restarts_the_refresh() -> Non
             await cache.get()
         leader_done.set()
 
+    followers = Arrivals(100)
+
     async def follower() -> None:
+        followers.arrive()
         got.append(await cache.get())
 
     async with anyio.create_task_group() as tg:
@@ -105,7 +133,7 @@ async def test_cancelled_leader_neither_aborts_nor_restarts_the_refresh() -> Non
         await source.entered.wait()
         for _ in range(100):
             tg.start_soon(follower)
-        await anyio.sleep(0.01)
+        await followers.all.wait()
         leader_scope.cancel()
         await leader_done.wait()
         # The leader got control back while the refresh is still running.
@@ -202,12 +230,18 @@ async def test_force_refresh_ignores_backoff_and_joins_a_refresh_in_flight() -> 
     async with anyio.create_task_group() as tg:
         results: list[object] = []
 
+        forcing = Arrivals(5)
+
         async def force() -> None:
+            forcing.arrive()
             results.append(await cache.force_refresh())
 
         for _ in range(5):
             tg.start_soon(force)
-        await anyio.sleep(0.01)
+        await forcing.all.wait()
+        assert source.entered is not None
+        await source.entered.wait()
+        assert results == []  # all five wait on the one held refresh
         source.release()
     assert source.calls == 3
     assert all(result is results[0] is not old for result in results)

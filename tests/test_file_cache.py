@@ -342,9 +342,14 @@ aws_secret_access_key = multi-process-secret
 
 
 def _process_main(
-    environment: dict[str, str], cache_dir: str, prompt_log: str, start_at: float, result_queue: Any
+    environment: dict[str, str],
+    cache_dir: str,
+    prompt_log: str,
+    ready: Any,
+    go: Any,
+    result_queue: Any,
 ) -> None:
-    """One process: wait for the common start, then sign one request through the profile."""
+    """One process: report ready, wait for the common start, sign one request via the profile."""
     # Importing this module ran conftest's isolation again: point at the test's files.
     os.environ.update(environment)
 
@@ -360,7 +365,9 @@ def _process_main(
             identity = await sts.get_caller_identity()
         return str(identity["Arn"])
 
-    time.sleep(max(0.0, start_at - time.time()))
+    ready.put(os.getpid())
+    if not go.wait(timeout=120):
+        raise RuntimeError("the test never started the processes")
     result_queue.put(anyio.run(run))
 
 
@@ -378,17 +385,20 @@ def test_eight_processes_make_one_assume_role_call_and_one_prompt(
     prompt_log.touch()
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
-    start_at = time.time() + 3.0  # every process is up before any starts
+    ready = context.Queue()
+    go = context.Event()  # set once every process is up and has imported everything
     with recording(moto_endpoint) as server:
         processes = [
             context.Process(
                 target=_process_main,
-                args=(environment, str(tmp_path / "cache"), str(prompt_log), start_at, results),
+                args=(environment, str(tmp_path / "cache"), str(prompt_log), ready, go, results),
             )
             for _ in range(8)
         ]
         for process in processes:
             process.start()
+        assert len({ready.get(timeout=120) for _ in processes}) == 8
+        go.set()
         arns = [results.get(timeout=60) for _ in processes]
         for process in processes:
             process.join(timeout=30)

@@ -73,3 +73,21 @@ def test_credentials_and_library_errors_are_collected_as_they_are_made() -> None
     assert repr(credentials) in HYGIENE.texts
     error = RefreshError("hygiene probe failure", recoverable=True)
     assert str(error) in HYGIENE.texts
+
+
+def test_the_library_is_recorded_at_debug_and_third_parties_keep_their_levels() -> None:
+    # Every record of the library is made; botocore's and moto's DEBUG records are not
+    # (making them cost a fifth of the suite's time).
+    assert logging.getLogger("aiostscreds.probe").isEnabledFor(logging.DEBUG)
+    for name in ("botocore", "aiobotocore", "moto", "werkzeug"):
+        assert not logging.getLogger(name).isEnabledFor(logging.DEBUG)
+
+
+def test_the_library_is_recorded_even_where_a_test_raises_its_level(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    marker = "hygiene-debug-probe-under-warning-5c1e"
+    with caplog.at_level(logging.WARNING, logger="aiostscreds"):
+        logging.getLogger("aiostscreds.probe").debug(marker)
+    assert marker in HYGIENE.texts
+    assert marker not in caplog.text

@@ -330,10 +330,13 @@ async def test_a_holder_killed_mid_refresh_costs_no_second_call_and_no_second_pr
         assert 0 < await raw.pttl(lock_key) <= 2000  # and it frees itself within the TTL
 
     prompts: list[str] = []
+    prompt_shown = anyio.Event()
+    typed = anyio.Event()  # the human finishes typing when the test says so
 
     async def human(serial_number: str) -> str:
         prompts.append(serial_number)
-        await anyio.sleep(1.2)  # typing, while the other host's wait goes on
+        prompt_shown.set()
+        await typed.wait()
         return "123456"
 
     calls: list[int] = []
@@ -364,8 +367,14 @@ async def test_a_holder_killed_mid_refresh_costs_no_second_call_and_no_second_pr
                 for host in hosts
             ]
             got = []
+            signing = 0
+            all_signing = anyio.Event()
 
             async def sign(provider: AssumeRoleProvider) -> None:
+                nonlocal signing
+                signing += 1
+                if signing == 6:
+                    all_signing.set()
                 got.append(await provider.get_credentials())
 
             with caplog.at_level(logging.WARNING, logger="aiostscreds"):
@@ -373,8 +382,17 @@ async def test_a_holder_killed_mid_refresh_costs_no_second_call_and_no_second_pr
                     for provider in providers:
                         for _ in range(3):  # three tasks per host: one flight per host
                             group.start_soon(sign, provider)
-                    await anyio.sleep(0.2)  # everyone is waiting on the dead holder's lock
+                    await all_signing.wait()  # all six have asked; the dead holder has the lock
                     os.kill(holder.pid, signal.SIGKILL)  # type: ignore[arg-type]
+                    await prompt_shown.wait()  # the TTL ran out; one host took the lock
+                    async with coredis.Redis(
+                        host="127.0.0.1", port=redis_server.port, password=redis_server.password
+                    ) as raw:
+                        # While the human types, the lock is held and every task of both
+                        # hosts is still waiting, the other host's on the lock.
+                        assert await raw.get(lock_key) is not None
+                    assert got == [] and len(prompts) == 1
+                    typed.set()
     holder.join()
     assert len(calls) == 1
     assert len(prompts) == 1
