@@ -158,7 +158,11 @@ class Emitter:
             started = time.perf_counter()
             try:
                 hook(event)
-            except Exception as error:
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as error:
+                # A synchronous call cannot be cancelled from outside: a CancelledError
+                # (or GeneratorExit...) out of a hook is the hook's own failure.
                 self._drop(hook, event, f"raised {type(error).__name__}", error)
                 continue
             took = time.perf_counter() - started
@@ -166,7 +170,7 @@ class Emitter:
                 why = f"took {took:.3f} s, over its budget of {HOOK_TIME_BUDGET:g} s,"
                 self._drop(hook, event, why, None)
 
-    def _drop(self, hook: Hook, event: Event, why: str, error: Exception | None) -> None:
+    def _drop(self, hook: Hook, event: Event, why: str, error: BaseException | None) -> None:
         self._hooks = tuple(other for other in self._hooks if other is not hook)
         log.warning(
             "instrumentation hook %r %s on %s; not called again for the rest of this %s",
