@@ -7,6 +7,12 @@ token. A token due for refresh (botocore's window: under 15 minutes left) is
 refreshed with SSO-OIDC ``CreateToken`` and the refresh token, once per host,
 under a cross-process file lock, and written back atomically. The role
 credentials come from the SSO portal's ``GetRoleCredentials``.
+
+One idea, though over 400 lines: IAM Identity Center as a credential source.
+The profile's SSO settings, the token (read, refreshed, written back) and the
+role call all serve the one ``GetRoleCredentials`` request, and share the
+token's state and its "log in again" error; the engine around it,
+:class:`SSOProvider`, is a thin subclass like the other providers.
 """
 
 from __future__ import annotations
