@@ -307,7 +307,8 @@ class _Tokens:
             self._lock = None
         self._clock = clock
 
-    def _login_required(self, reason: str, code: str | None = None) -> SSOLoginRequiredError:
+    def login_required(self, reason: str, code: str | None = None) -> SSOLoginRequiredError:
+        """The error that tells the user to sign in again, and how, with ``reason``."""
         config = self._config
         return SSOLoginRequiredError(
             f"IAM Identity Center (SSO) sign-in needed for {config.subject}: {reason}; "
@@ -349,9 +350,9 @@ class _Tokens:
                     assert isinstance(token, _Token)
                     token = await self._refresh(token)
         if isinstance(token, str):
-            raise self._login_required(token)
+            raise self.login_required(token)
         if token.expires_at <= self._clock():
-            raise self._login_required(
+            raise self.login_required(
                 f"the token expired at {_utc_text(token.expires_at)} and cannot be refreshed"
             )
         return Sealed(token.access_token)
@@ -382,7 +383,7 @@ class _Tokens:
                 return token
             if failure.recoverable or failure.code in _OIDC_RECOVERABLE:
                 raise RefreshError(str(failure), recoverable=True, code=failure.code) from error
-            raise self._login_required(
+            raise self.login_required(
                 f"refreshing the token failed ({failure.code or 'error'})", code=failure.code
             ) from error
         refreshed = _refreshed_document(token.document, response.value, config, started)
@@ -532,7 +533,7 @@ class SSORoleSource:
         except Exception as error:
             failure = _classify(error, "GetRoleCredentials", config.subject, request)
             if failure.code == "UnauthorizedException":
-                raise self._tokens._login_required(
+                raise self._tokens.login_required(
                     "the SSO portal refused the token (UnauthorizedException)",
                     code=failure.code,
                 ) from error
