@@ -270,7 +270,7 @@ async def test_a_non_recoverable_failure_is_an_error_outcome_without_backoff(
 
 async def test_a_forced_refresh_joined_by_callers_is_one_refresh(observed: Observed) -> None:
     clock, source, cache = make_cache(fresh(900), fresh(900))
-    await cache.get()
+    first = await cache.get()
     clock.advance(900 - 30)
     source.hold()
     arrived = 0
@@ -295,6 +295,7 @@ async def test_a_forced_refresh_joined_by_callers_is_one_refresh(observed: Obser
     forced = observed.recorder.of(RefreshFinished)[-1]
     assert forced.trigger == "forced" and forced.callers == 10
     assert observed.spans[-1].attributes["aiostscreds.trigger"] == "forced"
+    observed.assert_no_secret(*secrets_of(first, cache.credentials))
 
 
 # ---------------------------------------------------------------------------
