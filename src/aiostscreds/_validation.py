@@ -40,7 +40,8 @@ MAX_POLICY_DEPTH = 64
 _PARTITION = re.compile(r"aws[a-z-]*", re.ASCII)
 _ACCOUNT = re.compile(r"[0-9]{12}", re.ASCII)
 _ROLE_PATH_AND_NAME = re.compile(r"role/[\w+=,.@/-]+", re.ASCII)
-_POLICY_ARN = re.compile(r"arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/[\w+=,.@/-]+", re.ASCII)
+_POLICY_ACCOUNT = re.compile(r"[0-9]{12}|aws", re.ASCII)
+_POLICY_PATH_AND_NAME = re.compile(r"policy/[\w+=,.@/-]+", re.ASCII)
 _TOKEN_CODE = re.compile(r"[0-9]{6}", re.ASCII)
 
 
@@ -194,8 +195,15 @@ def check_policy_arns(values: Iterable[object], *, parameter: str = "policy_arns
         )
     for index, arn in enumerate(arns):
         name = f"{parameter}[{index}]"
-        check_string(arn, parameter=name, shape="arnType")
-        if _POLICY_ARN.fullmatch(str(arn)) is None:
+        fields = parse_arn(check_string(arn, parameter=name, shape="arnType"))
+        if (
+            fields is None
+            or _PARTITION.fullmatch(fields.partition) is None
+            or fields.service != "iam"
+            or fields.region != ""
+            or _POLICY_ACCOUNT.fullmatch(fields.account) is None
+            or _POLICY_PATH_AND_NAME.fullmatch(fields.resource) is None
+        ):
             raise ConfigurationError(
                 f"{name} must be an IAM policy ARN of the form "
                 f"arn:<partition>:iam::<account id or aws>:policy/<path/name>"
