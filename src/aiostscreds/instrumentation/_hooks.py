@@ -73,7 +73,7 @@ def set_hooks(hooks: Iterable[Hook]) -> None:
     and keep the log lines: ``set_hooks([*get_hooks(), PrometheusHook()])``.
 
     Raises:
-        ConfigurationError: An item is not callable.
+        ConfigurationError: An item is not callable, or is async (hooks are called synchronously).
     """
     global _hooks
     _hooks = check_hooks(hooks, parameter="hooks")
@@ -91,11 +91,18 @@ def check_hooks(hooks: object, *, parameter: str) -> tuple[Hook, ...]:
             f"{parameter} must be a list of hooks (callables taking one event), "
             f"got {type(hooks).__name__}"
         )
+    from .._tokens import is_async_callable  # _tokens reports through this module
+
     checked = tuple(hooks)
     for hook in checked:
         if not callable(hook):
             raise ConfigurationError(
                 f"{parameter} must hold callables taking one event; got a {type(hook).__name__}"
+            )
+        if is_async_callable(hook):
+            # Called synchronously, it would make a coroutine nobody awaits: lost events.
+            raise ConfigurationError(
+                f"{parameter} must hold synchronous callables; {hook!r} is async"
             )
     return checked
 
