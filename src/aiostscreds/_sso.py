@@ -24,7 +24,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +48,10 @@ from ._errors import ConfigurationError, CredentialsError, RefreshError, SSOLogi
 from ._paths import check_path
 from ._policy import RefreshPolicy
 from ._source import Sealed, SourceInfo
-from ._sts import _classify, _credentials_from, load_timeout
+from ._sts import classify_error, credentials_from, load_timeout
 from .caches._file import FileCache
 from .caches._shared import SharedCache
+from .instrumentation._hooks import Hook
 
 __all__ = [
     "TOKEN_DIRECTORY",
@@ -377,7 +378,8 @@ class _Tokens:
         try:
             response = await self.call("sso-oidc", "create_token", request)
         except Exception as error:
-            failure = _classify(error, "CreateToken", f"SSO session {config.session_name}", request)
+            subject = f"SSO session {config.session_name}"
+            failure = classify_error(error, "CreateToken", subject, request)
             if token.expires_at > self._clock():
                 log.warning("%s; using the SSO token held until it expires", failure)
                 return token
@@ -531,7 +533,7 @@ class SSORoleSource:
         except CredentialsError:
             raise
         except Exception as error:
-            failure = _classify(error, "GetRoleCredentials", config.subject, request)
+            failure = classify_error(error, "GetRoleCredentials", config.subject, request)
             if failure.code == "UnauthorizedException":
                 raise self._tokens.login_required(
                     "the SSO portal refused the token (UnauthorizedException)",
@@ -542,7 +544,7 @@ class SSORoleSource:
             _role_document(response.value, config.account_id)
         )
         del response
-        credentials = _credentials_from(
+        credentials = credentials_from(
             document,
             operation="GetRoleCredentials",
             subject=config.subject,
@@ -600,6 +602,8 @@ class SSOProvider(CredentialsCache):
         refresh: The refresh policy of the role credentials.
         cache: A :class:`SharedCache` to share the role credentials through.
         clock: Returns epoch seconds; for tests.
+        hooks: Instrumentation hooks for this provider's events, instead of
+            the process-wide ones; ``[]`` for none.
     """
 
     def __init__(
@@ -616,6 +620,7 @@ class SSOProvider(CredentialsCache):
         refresh: RefreshPolicy = RefreshPolicy(),
         cache: SharedCache | None = None,
         clock: Callable[[], float] = time.time,
+        hooks: Iterable[Hook] | None = None,
     ) -> None:
         if profile is not None and (not isinstance(profile, str) or not profile):
             raise ConfigurationError("profile must be a non-empty str or None")
@@ -636,7 +641,7 @@ class SSOProvider(CredentialsCache):
             config, session, client_config=client_config, refresh=refresh, clock=clock
         )
         self._sso = source  # before the engine's __init__: repr() reads it
-        super().__init__(source, refresh=refresh, clock=clock, shared=cache)
+        super().__init__(source, refresh=refresh, clock=clock, shared=cache, hooks=hooks)
 
     get_credentials = CredentialsCache.get
 

@@ -39,6 +39,8 @@ __all__ = [
     "STS_DEFAULT_DURATION",
     "STSCall",
     "account_of_assumed_role",
+    "classify_error",
+    "credentials_from",
     "lifetime",
     "load_timeout",
     "mfa_codes",
@@ -87,9 +89,13 @@ _TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 _SKEW_TOLERANCE = 2.0
 
 
-def _classify(
+def classify_error(
     error: Exception, operation: str, subject: str, request: Sealed[dict[str, Any]]
 ) -> RefreshError:
+    """``error``, raised by an AWS call, as a :class:`RefreshError`: recoverable or not, scrubbed.
+
+    Shared by every source that calls an AWS API (STS, the SSO portal, SSO-OIDC).
+    """
     if isinstance(error, botocore.exceptions.ClientError):
         details = error.response.get("Error", {})
         code = str(details.get("Code") or "Unknown")
@@ -194,7 +200,7 @@ def _clock_behind(response: object, now: float) -> float:
     return behind if behind > _SKEW_TOLERANCE else 0.0
 
 
-def _credentials_from(
+def credentials_from(
     response: Sealed[Mapping[str, Any]],
     *,
     operation: str,
@@ -202,6 +208,10 @@ def _credentials_from(
     account_id: str | None,
     now: float,
 ) -> Credentials:
+    """The credentials of a response, checked and corrected for a clock that runs behind.
+
+    Raises a recoverable :class:`RefreshError` for a response without usable credentials.
+    """
     credentials = _read_credentials(response.value, account_id)
     if isinstance(credentials, str):
         raise RefreshError(f"{operation} for {subject} {credentials}", recoverable=True)
@@ -383,8 +393,8 @@ class STSCall:
         except CredentialsError:
             raise
         except Exception as error:
-            raise _classify(error, self.operation, self.subject, request) from error
-        credentials = _credentials_from(
+            raise classify_error(error, self.operation, self.subject, request) from error
+        credentials = credentials_from(
             response,
             operation=self.operation,
             subject=self.subject,
