@@ -1,10 +1,9 @@
 """The STS call, made the library's way: error classification, response parsing, secrets sealed.
 
-The sources (:mod:`._assume_role`, :mod:`._session_token`,
-:mod:`._web_identity`) build their requests and hand them to
-:class:`STSCall`, which calls STS, classifies a failure (recoverable or not,
-secrets scrubbed from the message) and parses the response, correcting the
-expiration for a local clock that runs behind STS's (the ``Date`` header).
+The sources (:mod:`._assume_role`, :mod:`._session_token`, :mod:`._web_identity`)
+hand their requests to :class:`STSCall`, which calls STS, classifies a failure
+(recoverable or not, secrets scrubbed; :mod:`._sso` shares it) and parses the
+response, correcting the expiration for a local clock behind STS's (``Date``).
 """
 
 from __future__ import annotations
@@ -84,18 +83,14 @@ _TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-# A local clock behind STS's by less than this is within the Date header's
-# one-second resolution plus latency: left alone.
+# A clock behind STS's by less: the Date header's 1 s resolution plus latency.
 _SKEW_TOLERANCE = 2.0
 
 
 def classify_error(
     error: Exception, operation: str, subject: str, request: Sealed[dict[str, Any]]
 ) -> RefreshError:
-    """``error``, raised by an AWS call, as a :class:`RefreshError`: recoverable or not, scrubbed.
-
-    Shared by every source that calls an AWS API (STS, the SSO portal, SSO-OIDC).
-    """
+    """``error`` from an AWS call (STS, SSO, SSO-OIDC) as a scrubbed :class:`RefreshError`."""
     if isinstance(error, botocore.exceptions.ClientError):
         details = error.response.get("Error", {})
         code = str(details.get("Code") or "Unknown")
@@ -208,10 +203,7 @@ def credentials_from(
     account_id: str | None,
     now: float,
 ) -> Credentials:
-    """The credentials of a response, checked and corrected for a clock that runs behind.
-
-    Raises a recoverable :class:`RefreshError` for a response without usable credentials.
-    """
+    """A response's credentials, checked (recoverable RefreshError) and clock-corrected."""
     credentials = _read_credentials(response.value, account_id)
     if isinstance(credentials, str):
         raise RefreshError(f"{operation} for {subject} {credentials}", recoverable=True)
