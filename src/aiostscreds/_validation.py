@@ -100,18 +100,23 @@ def check_string(value: object, *, parameter: str, shape: str) -> str:
     return value
 
 
+def _is_iam_arn(value: str, account: re.Pattern[str], resource: re.Pattern[str]) -> bool:
+    """Whether ``value`` is an IAM ARN (any partition, no region) with this account and resource."""
+    fields = parse_arn(value)
+    return (
+        fields is not None
+        and _PARTITION.fullmatch(fields.partition) is not None
+        and fields.service == "iam"
+        and fields.region == ""
+        and account.fullmatch(fields.account) is not None
+        and resource.fullmatch(fields.resource) is not None
+    )
+
+
 def check_role_arn(value: object, *, parameter: str = "role_arn") -> str:
     """Check an IAM role ARN: length and characters from the model, then its shape."""
     arn = check_string(value, parameter=parameter, shape="arnType")
-    fields = parse_arn(arn)
-    if (
-        fields is None
-        or _PARTITION.fullmatch(fields.partition) is None
-        or fields.service != "iam"
-        or fields.region != ""
-        or _ACCOUNT.fullmatch(fields.account) is None
-        or _ROLE_PATH_AND_NAME.fullmatch(fields.resource) is None
-    ):
+    if not _is_iam_arn(arn, _ACCOUNT, _ROLE_PATH_AND_NAME):
         raise ConfigurationError(
             f"{parameter} must be an IAM role ARN of the form "
             f"arn:<partition>:iam::<12-digit account id>:role/<path/name> (got {arn!r})"
@@ -195,15 +200,8 @@ def check_policy_arns(values: Iterable[object], *, parameter: str = "policy_arns
         )
     for index, arn in enumerate(arns):
         name = f"{parameter}[{index}]"
-        fields = parse_arn(check_string(arn, parameter=name, shape="arnType"))
-        if (
-            fields is None
-            or _PARTITION.fullmatch(fields.partition) is None
-            or fields.service != "iam"
-            or fields.region != ""
-            or _POLICY_ACCOUNT.fullmatch(fields.account) is None
-            or _POLICY_PATH_AND_NAME.fullmatch(fields.resource) is None
-        ):
+        checked = check_string(arn, parameter=name, shape="arnType")
+        if not _is_iam_arn(checked, _POLICY_ACCOUNT, _POLICY_PATH_AND_NAME):
             raise ConfigurationError(
                 f"{name} must be an IAM policy ARN of the form "
                 f"arn:<partition>:iam::<account id or aws>:policy/<path/name>"
