@@ -11,6 +11,7 @@ import logging
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -107,6 +108,31 @@ def test_set_hooks_replaces_the_list_and_refuses_what_is_not_callable() -> None:
     with pytest.raises(ConfigurationError, match="hooks must be a list"):
         set_hooks(recorder)  # type: ignore[arg-type]
     assert get_hooks() == (recorder,)  # unchanged by the refused calls
+
+
+def test_an_async_hook_is_refused_where_it_is_given() -> None:
+    # Hooks are called synchronously: an async one would make a coroutine that is
+    # never awaited, and its events would be lost without a word.
+    from aiostscreds import CredentialsCache
+
+    async def async_hook(event: Event) -> None:
+        pass
+
+    class AsyncHook:
+        async def __call__(self, event: Event) -> None:
+            pass
+
+    class Source:
+        async def retrieve(self) -> Any:
+            raise AssertionError("never called")
+
+    saved = get_hooks()
+    for hook in (async_hook, AsyncHook()):
+        with pytest.raises(ConfigurationError, match="hooks must hold synchronous callables"):
+            set_hooks([hook])  # type: ignore[list-item]
+        with pytest.raises(ConfigurationError, match="hooks must hold synchronous callables"):
+            CredentialsCache(Source(), hooks=[hook])  # type: ignore[list-item]
+    assert get_hooks() == saved
 
 
 def test_no_hooks_means_no_emitter_so_no_event_is_built() -> None:

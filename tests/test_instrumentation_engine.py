@@ -9,6 +9,7 @@ spans are counted, and searched for every secret the scenario handled.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -269,7 +270,7 @@ async def test_a_non_recoverable_failure_is_an_error_outcome_without_backoff(
 
 async def test_a_forced_refresh_joined_by_callers_is_one_refresh(observed: Observed) -> None:
     clock, source, cache = make_cache(fresh(900), fresh(900))
-    await cache.get()
+    first = await cache.get()
     clock.advance(900 - 30)
     source.hold()
     arrived = 0
@@ -294,6 +295,7 @@ async def test_a_forced_refresh_joined_by_callers_is_one_refresh(observed: Obser
     forced = observed.recorder.of(RefreshFinished)[-1]
     assert forced.trigger == "forced" and forced.callers == 10
     assert observed.spans[-1].attributes["aiostscreds.trigger"] == "forced"
+    observed.assert_no_secret(*secrets_of(first, cache.credentials))
 
 
 # ---------------------------------------------------------------------------
@@ -353,6 +355,35 @@ async def test_hooks_that_raise_or_block_never_change_what_callers_get(
     assert calls == {"broken": 1, "slow": 1}  # dropped for the rest of the refresh
     warnings = [r for r in caplog.records if r.name == "aiostscreds.instrumentation"]
     assert len(warnings) == 2
+
+
+@pytest.mark.parametrize("raised", [asyncio.CancelledError, GeneratorExit])
+@pytest.mark.parametrize("on", [RefreshStarted, RefreshFinished])
+async def test_a_hook_raising_a_base_exception_never_changes_what_callers_get(
+    raised: type[BaseException], on: type[Event], caplog: pytest.LogCaptureFixture
+) -> None:
+    # A synchronous hook cannot be cancelled by anyone: a CancelledError out of
+    # it is the hook's own, and must not cancel the caller or hang the waiters.
+    calls = 0
+
+    def broken(event: Event) -> None:
+        nonlocal calls
+        if isinstance(event, on):
+            calls += 1
+            raise raised()
+
+    after = Recorder()
+    clock, source, cache = make_cache(fresh(900), hooks=[broken, after])
+    with caplog.at_level(logging.WARNING, logger="aiostscreds"), anyio.fail_after(10):
+        results = await storm(cache, source, 20)
+    assert all(isinstance(result, Credentials) for result in results)
+    assert source.calls == 1
+    assert calls == 1
+    assert [type(event) for event in after.events] == [RefreshStarted, RefreshFinished]
+    warnings = [r for r in caplog.records if r.name == "aiostscreds.instrumentation"]
+    assert len(warnings) == 1
+    assert f"raised {raised.__name__}" in warnings[0].getMessage()
+    await cache.aclose()
 
 
 # ---------------------------------------------------------------------------

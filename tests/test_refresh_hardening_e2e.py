@@ -259,7 +259,7 @@ async def test_failed_refresh_leaves_no_secret_in_library_frame_locals(
     names = {frame.f_code.co_name for frame in frames}
     assert "retrieve_with_response" in names
     if fault in ("expired", "no-credentials"):
-        assert "_credentials_from" in names  # the frame that read the raw response
+        assert "credentials_from" in names  # the frame that read the raw response
     for frame in frames:
         for name, value in frame.f_locals.items():
             text = repr(value)

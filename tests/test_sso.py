@@ -512,6 +512,40 @@ def test_sso_provider_arguments_are_checked_at_construction(
         SSOProvider(AioSession(), **arguments)
 
 
+async def test_sso_provider_takes_hooks_of_its_own_like_the_other_providers(
+    home: Home, client_config: Any
+) -> None:
+    from aiobotocore.session import AioSession
+
+    from aiostscreds.instrumentation import get_hooks, set_hooks
+
+    from .fakes import Recorder
+
+    home.login()
+    process, own = Recorder(), Recorder()
+    saved = get_hooks()
+    set_hooks([process])
+    try:
+        async with SSOProvider(
+            AioSession(),
+            start_url=START_URL,
+            sso_region="us-east-1",
+            account_id=ACCOUNT_ID,
+            role_name=ROLE_NAME,
+            sso_session=SESSION,
+            client_config=client_config,
+            hooks=[own],
+        ) as provider:
+            credentials = await provider.get_credentials()
+    finally:
+        set_hooks(saved)
+    assert credentials.access_key_id in home.fake.issued_keys
+    assert process.events == []
+    names = [type(event).__name__ for event in own.events]
+    assert names[0] == "RefreshStarted" and names[-1] == "RefreshFinished"
+    assert all(event.kind == "sso" for event in own.events)  # type: ignore[attr-defined]
+
+
 # Shared with botocore and the AWS CLI ------------------------------------------------
 
 

@@ -61,7 +61,12 @@ def cache_key(args: Mapping[str, Any]) -> str:
         # never be the reason a refresh fails.
         with contextlib.suppress(ValueError, RecursionError):
             args["Policy"] = json.loads(args["Policy"])
-    digest = hashlib.sha1(json.dumps(args, sort_keys=True).encode("utf-8")).hexdigest()
+    return _file_key(json.dumps(args, sort_keys=True))
+
+
+def _file_key(text: str) -> str:
+    # botocore's JSONFileCache name for a key: the SHA-1 of its JSON, made file-safe.
+    digest = hashlib.sha1(text.encode("utf-8")).hexdigest()
     return digest.replace(":", "_").replace(os.sep, "_").replace("/", "_")
 
 
@@ -133,9 +138,7 @@ def sso_role_cache_key(
         args["sessionName"] = session_name
     else:
         args["startUrl"] = start_url
-    text = json.dumps(args, sort_keys=True, separators=(",", ":"))
-    digest = hashlib.sha1(text.encode("utf-8")).hexdigest()
-    return digest.replace(":", "_").replace(os.sep, "_").replace("/", "_")
+    return _file_key(json.dumps(args, sort_keys=True, separators=(",", ":")))
 
 
 def sso_token_cache_key(*, session_name: str | None, start_url: str) -> str:

@@ -7,6 +7,12 @@ token. A token due for refresh (botocore's window: under 15 minutes left) is
 refreshed with SSO-OIDC ``CreateToken`` and the refresh token, once per host,
 under a cross-process file lock, and written back atomically. The role
 credentials come from the SSO portal's ``GetRoleCredentials``.
+
+One idea, though over 400 lines: IAM Identity Center as a credential source.
+The profile's SSO settings, the token (read, refreshed, written back) and the
+role call all serve the one ``GetRoleCredentials`` request, and share the
+token's state and its "log in again" error; the engine around it,
+:class:`SSOProvider`, is a thin subclass like the other providers.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +48,10 @@ from ._errors import ConfigurationError, CredentialsError, RefreshError, SSOLogi
 from ._paths import check_path
 from ._policy import RefreshPolicy
 from ._source import Sealed, SourceInfo
-from ._sts import _classify, _credentials_from, load_timeout
+from ._sts import classify_error, credentials_from, load_timeout
 from .caches._file import FileCache
 from .caches._shared import SharedCache
+from .instrumentation._hooks import Hook
 
 __all__ = [
     "TOKEN_DIRECTORY",
@@ -301,7 +308,8 @@ class _Tokens:
             self._lock = None
         self._clock = clock
 
-    def _login_required(self, reason: str, code: str | None = None) -> SSOLoginRequiredError:
+    def login_required(self, reason: str, code: str | None = None) -> SSOLoginRequiredError:
+        """The error that tells the user to sign in again, and how, with ``reason``."""
         config = self._config
         return SSOLoginRequiredError(
             f"IAM Identity Center (SSO) sign-in needed for {config.subject}: {reason}; "
@@ -343,9 +351,9 @@ class _Tokens:
                     assert isinstance(token, _Token)
                     token = await self._refresh(token)
         if isinstance(token, str):
-            raise self._login_required(token)
+            raise self.login_required(token)
         if token.expires_at <= self._clock():
-            raise self._login_required(
+            raise self.login_required(
                 f"the token expired at {_utc_text(token.expires_at)} and cannot be refreshed"
             )
         return Sealed(token.access_token)
@@ -370,13 +378,14 @@ class _Tokens:
         try:
             response = await self.call("sso-oidc", "create_token", request)
         except Exception as error:
-            failure = _classify(error, "CreateToken", f"SSO session {config.session_name}", request)
+            subject = f"SSO session {config.session_name}"
+            failure = classify_error(error, "CreateToken", subject, request)
             if token.expires_at > self._clock():
                 log.warning("%s; using the SSO token held until it expires", failure)
                 return token
             if failure.recoverable or failure.code in _OIDC_RECOVERABLE:
                 raise RefreshError(str(failure), recoverable=True, code=failure.code) from error
-            raise self._login_required(
+            raise self.login_required(
                 f"refreshing the token failed ({failure.code or 'error'})", code=failure.code
             ) from error
         refreshed = _refreshed_document(token.document, response.value, config, started)
@@ -524,9 +533,9 @@ class SSORoleSource:
         except CredentialsError:
             raise
         except Exception as error:
-            failure = _classify(error, "GetRoleCredentials", config.subject, request)
+            failure = classify_error(error, "GetRoleCredentials", config.subject, request)
             if failure.code == "UnauthorizedException":
-                raise self._tokens._login_required(
+                raise self._tokens.login_required(
                     "the SSO portal refused the token (UnauthorizedException)",
                     code=failure.code,
                 ) from error
@@ -535,7 +544,7 @@ class SSORoleSource:
             _role_document(response.value, config.account_id)
         )
         del response
-        credentials = _credentials_from(
+        credentials = credentials_from(
             document,
             operation="GetRoleCredentials",
             subject=config.subject,
@@ -593,6 +602,8 @@ class SSOProvider(CredentialsCache):
         refresh: The refresh policy of the role credentials.
         cache: A :class:`SharedCache` to share the role credentials through.
         clock: Returns epoch seconds; for tests.
+        hooks: Instrumentation hooks for this provider's events, instead of
+            the process-wide ones; ``[]`` for none.
     """
 
     def __init__(
@@ -609,6 +620,7 @@ class SSOProvider(CredentialsCache):
         refresh: RefreshPolicy = RefreshPolicy(),
         cache: SharedCache | None = None,
         clock: Callable[[], float] = time.time,
+        hooks: Iterable[Hook] | None = None,
     ) -> None:
         if profile is not None and (not isinstance(profile, str) or not profile):
             raise ConfigurationError("profile must be a non-empty str or None")
@@ -629,7 +641,7 @@ class SSOProvider(CredentialsCache):
             config, session, client_config=client_config, refresh=refresh, clock=clock
         )
         self._sso = source  # before the engine's __init__: repr() reads it
-        super().__init__(source, refresh=refresh, clock=clock, shared=cache)
+        super().__init__(source, refresh=refresh, clock=clock, shared=cache, hooks=hooks)
 
     get_credentials = CredentialsCache.get
 

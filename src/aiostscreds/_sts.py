@@ -1,10 +1,9 @@
 """The STS call, made the library's way: error classification, response parsing, secrets sealed.
 
-The sources (:mod:`._assume_role`, :mod:`._session_token`,
-:mod:`._web_identity`) build their requests and hand them to
-:class:`STSCall`, which calls STS, classifies a failure (recoverable or not,
-secrets scrubbed from the message) and parses the response, correcting the
-expiration for a local clock that runs behind STS's (the ``Date`` header).
+The sources (:mod:`._assume_role`, :mod:`._session_token`, :mod:`._web_identity`)
+hand their requests to :class:`STSCall`, which calls STS, classifies a failure
+(recoverable or not, secrets scrubbed; :mod:`._sso` shares it) and parses the
+response, correcting the expiration for a local clock behind STS's (``Date``).
 """
 
 from __future__ import annotations
@@ -39,6 +38,8 @@ __all__ = [
     "STS_DEFAULT_DURATION",
     "STSCall",
     "account_of_assumed_role",
+    "classify_error",
+    "credentials_from",
     "lifetime",
     "load_timeout",
     "mfa_codes",
@@ -82,14 +83,14 @@ _TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-# A local clock behind STS's by less than this is within the Date header's
-# one-second resolution plus latency: left alone.
+# A clock behind STS's by less: the Date header's 1 s resolution plus latency.
 _SKEW_TOLERANCE = 2.0
 
 
-def _classify(
+def classify_error(
     error: Exception, operation: str, subject: str, request: Sealed[dict[str, Any]]
 ) -> RefreshError:
+    """``error`` from an AWS call (STS, SSO, SSO-OIDC) as a scrubbed :class:`RefreshError`."""
     if isinstance(error, botocore.exceptions.ClientError):
         details = error.response.get("Error", {})
         code = str(details.get("Code") or "Unknown")
@@ -194,7 +195,7 @@ def _clock_behind(response: object, now: float) -> float:
     return behind if behind > _SKEW_TOLERANCE else 0.0
 
 
-def _credentials_from(
+def credentials_from(
     response: Sealed[Mapping[str, Any]],
     *,
     operation: str,
@@ -202,6 +203,7 @@ def _credentials_from(
     account_id: str | None,
     now: float,
 ) -> Credentials:
+    """A response's credentials, checked (recoverable RefreshError) and clock-corrected."""
     credentials = _read_credentials(response.value, account_id)
     if isinstance(credentials, str):
         raise RefreshError(f"{operation} for {subject} {credentials}", recoverable=True)
@@ -383,8 +385,8 @@ class STSCall:
         except CredentialsError:
             raise
         except Exception as error:
-            raise _classify(error, self.operation, self.subject, request) from error
-        credentials = _credentials_from(
+            raise classify_error(error, self.operation, self.subject, request) from error
+        credentials = credentials_from(
             response,
             operation=self.operation,
             subject=self.subject,

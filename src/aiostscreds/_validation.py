@@ -40,7 +40,8 @@ MAX_POLICY_DEPTH = 64
 _PARTITION = re.compile(r"aws[a-z-]*", re.ASCII)
 _ACCOUNT = re.compile(r"[0-9]{12}", re.ASCII)
 _ROLE_PATH_AND_NAME = re.compile(r"role/[\w+=,.@/-]+", re.ASCII)
-_POLICY_ARN = re.compile(r"arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/[\w+=,.@/-]+", re.ASCII)
+_POLICY_ACCOUNT = re.compile(r"[0-9]{12}|aws", re.ASCII)
+_POLICY_PATH_AND_NAME = re.compile(r"policy/[\w+=,.@/-]+", re.ASCII)
 _TOKEN_CODE = re.compile(r"[0-9]{6}", re.ASCII)
 
 
@@ -99,18 +100,23 @@ def check_string(value: object, *, parameter: str, shape: str) -> str:
     return value
 
 
+def _is_iam_arn(value: str, account: re.Pattern[str], resource: re.Pattern[str]) -> bool:
+    """Whether ``value`` is an IAM ARN (any partition, no region) with this account and resource."""
+    fields = parse_arn(value)
+    return (
+        fields is not None
+        and _PARTITION.fullmatch(fields.partition) is not None
+        and fields.service == "iam"
+        and fields.region == ""
+        and account.fullmatch(fields.account) is not None
+        and resource.fullmatch(fields.resource) is not None
+    )
+
+
 def check_role_arn(value: object, *, parameter: str = "role_arn") -> str:
     """Check an IAM role ARN: length and characters from the model, then its shape."""
     arn = check_string(value, parameter=parameter, shape="arnType")
-    fields = parse_arn(arn)
-    if (
-        fields is None
-        or _PARTITION.fullmatch(fields.partition) is None
-        or fields.service != "iam"
-        or fields.region != ""
-        or _ACCOUNT.fullmatch(fields.account) is None
-        or _ROLE_PATH_AND_NAME.fullmatch(fields.resource) is None
-    ):
+    if not _is_iam_arn(arn, _ACCOUNT, _ROLE_PATH_AND_NAME):
         raise ConfigurationError(
             f"{parameter} must be an IAM role ARN of the form "
             f"arn:<partition>:iam::<12-digit account id>:role/<path/name> (got {arn!r})"
@@ -194,8 +200,8 @@ def check_policy_arns(values: Iterable[object], *, parameter: str = "policy_arns
         )
     for index, arn in enumerate(arns):
         name = f"{parameter}[{index}]"
-        check_string(arn, parameter=name, shape="arnType")
-        if _POLICY_ARN.fullmatch(str(arn)) is None:
+        checked = check_string(arn, parameter=name, shape="arnType")
+        if not _is_iam_arn(checked, _POLICY_ACCOUNT, _POLICY_PATH_AND_NAME):
             raise ConfigurationError(
                 f"{name} must be an IAM policy ARN of the form "
                 f"arn:<partition>:iam::<account id or aws>:policy/<path/name>"

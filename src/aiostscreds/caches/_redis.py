@@ -31,7 +31,7 @@ from coredis.patterns.lock import Lock
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .._arn import role_identity
+from .._arn import same_role
 from .._credentials import Credentials
 from .._errors import ConfigurationError
 from .._policy import Duration, to_seconds
@@ -361,10 +361,7 @@ class RedisCache:
             log.debug("redis cache entry %s is malformed: ignored", redis_key)
             return None
         # The key (authenticated with the value) already names the role; this is a second look.
-        if role_arn is not None and (
-            assumed is not None
-            and (not isinstance(assumed, str) or role_identity(assumed) != role_identity(role_arn))
-        ):
+        if role_arn is not None and assumed is not None and not same_role(assumed, role_arn):
             log.debug("redis cache entry %s is for another role: ignored", redis_key)
             return None
         return credentials

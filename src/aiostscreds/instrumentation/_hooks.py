@@ -73,7 +73,7 @@ def set_hooks(hooks: Iterable[Hook]) -> None:
     and keep the log lines: ``set_hooks([*get_hooks(), PrometheusHook()])``.
 
     Raises:
-        ConfigurationError: An item is not callable.
+        ConfigurationError: An item is not callable, or is async (hooks are called synchronously).
     """
     global _hooks
     _hooks = check_hooks(hooks, parameter="hooks")
@@ -91,11 +91,18 @@ def check_hooks(hooks: object, *, parameter: str) -> tuple[Hook, ...]:
             f"{parameter} must be a list of hooks (callables taking one event), "
             f"got {type(hooks).__name__}"
         )
+    from .._tokens import is_async_callable  # _tokens reports through this module
+
     checked = tuple(hooks)
     for hook in checked:
         if not callable(hook):
             raise ConfigurationError(
                 f"{parameter} must hold callables taking one event; got a {type(hook).__name__}"
+            )
+        if is_async_callable(hook):
+            # Called synchronously, it would make a coroutine nobody awaits: lost events.
+            raise ConfigurationError(
+                f"{parameter} must hold synchronous callables; {hook!r} is async"
             )
     return checked
 
@@ -158,7 +165,11 @@ class Emitter:
             started = time.perf_counter()
             try:
                 hook(event)
-            except Exception as error:
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as error:
+                # A synchronous call cannot be cancelled from outside: a CancelledError
+                # (or GeneratorExit...) out of a hook is the hook's own failure.
                 self._drop(hook, event, f"raised {type(error).__name__}", error)
                 continue
             took = time.perf_counter() - started
@@ -166,7 +177,7 @@ class Emitter:
                 why = f"took {took:.3f} s, over its budget of {HOOK_TIME_BUDGET:g} s,"
                 self._drop(hook, event, why, None)
 
-    def _drop(self, hook: Hook, event: Event, why: str, error: Exception | None) -> None:
+    def _drop(self, hook: Hook, event: Event, why: str, error: BaseException | None) -> None:
         self._hooks = tuple(other for other in self._hooks if other is not hook)
         log.warning(
             "instrumentation hook %r %s on %s; not called again for the rest of this %s",
