@@ -122,7 +122,9 @@ def test_sts_unreachable_names_the_endpoint(home: Path, moto_endpoint: str) -> N
     env = command_env(home, endpoint)
     result = run(["credential-process", "--profile", "role", "--no-cache"], env)
     assert result.returncode == 5
-    assert f"could not connect to the STS endpoint {endpoint}/" in one_line(result)
+    line = one_line(result)
+    assert line.startswith("aiostscreds: error: AssumeRole for ")
+    assert line.endswith(f"could not connect to the endpoint {endpoint}/")
 
 
 @pytest.mark.parametrize(

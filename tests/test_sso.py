@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import shlex
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -37,9 +38,11 @@ from aiostscreds import (
 from aiostscreds._cache_format import sso_role_cache_key, sso_token_cache_key
 from aiostscreds._source import SourceInfo
 from aiostscreds.caches import RedisCache
+from aiostscreds.instrumentation import CredentialsIssued, LoggingHook
 from tests.cli_env import COMMAND
 
 from . import sso_fake
+from .fakes import Recorder
 from .redis_server import RedisServer
 from .sso_fake import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, ROLE_NAME, SSOFake
 
@@ -474,14 +477,54 @@ async def test_two_hosts_share_one_get_role_credentials_through_redis(
         "encryption_keys": [bytes(range(32))],
         "namespace": f"sso{os.urandom(4).hex()}",
     }
-    host_one, host_two = RedisCache(redis_server.url, **options), RedisCache(
-        redis_server.url, **options
+    host_one, host_two = (
+        RedisCache(redis_server.url, **options),
+        RedisCache(redis_server.url, **options),
     )
     async with host_one, host_two:
         first = await fetch("dev", client_config, cache=host_one)
         second = await fetch("dev", client_config, cache=host_two)
     assert second.access_key_id == first.access_key_id
     assert home.fake.role_calls == 1
+
+
+async def test_sso_refresh_reports_kind_sso_events_to_the_providers_hooks(
+    home: Home, client_config: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from aiobotocore.session import AioSession
+
+    refresh_due(home)
+    recorder = Recorder()
+    provider = SSOProvider(
+        AioSession(),
+        start_url=START_URL,
+        sso_region="us-east-1",
+        account_id=ACCOUNT_ID,
+        role_name=ROLE_NAME,
+        sso_session=SESSION,
+        profile="dev",
+        client_config=client_config,
+        cache=FileCache(home.cli_cache),
+        hooks=[recorder, LoggingHook()],
+    )
+    with caplog.at_level("INFO", logger="aiostscreds"):
+        async with provider:
+            await provider.get()
+    kinds = {type(event).__name__: event.kind for event in recorder.events}  # type: ignore[attr-defined]
+    assert set(kinds.values()) == {"sso"}
+    assert {"RefreshStarted", "SharedCacheAccessed", "RefreshFinished"} <= set(kinds)
+    [issued] = recorder.of(CredentialsIssued)
+    assert (issued.operation, issued.role_arn, issued.session_name) == (
+        "GetRoleCredentials",
+        None,
+        None,
+    )
+    assert "got credentials for the IAM Identity Center role until" in caplog.text
+    assert (home.fake.token_calls, home.fake.role_calls) == (1, 1)
+    token = home.token()
+    secrets = [token["accessToken"], token["refreshToken"], CLIENT_SECRET]
+    texts = [caplog.text, *(repr(event) for event in recorder.events)]
+    assert not [secret for secret in secrets for text in texts if secret in text]
 
 
 @pytest.mark.parametrize(
@@ -674,6 +717,28 @@ def test_expired_token_gives_one_line_and_the_sso_exit_status_listed_in_help(
         assert "Traceback" not in result.stderr
     assert home.fake.role_calls == 0
     assert "6    IAM Identity Center (SSO): sign-in needed" in run_command(home, "--help").stdout
+
+
+def test_unreachable_sso_portal_is_named_as_such_not_as_sts(home: Home) -> None:
+    home.login()
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    env = {**home.environment(), "AWS_ENDPOINT_URL_SSO": endpoint}
+    result = subprocess.run(
+        [*COMMAND, "credential-process", "--profile", "dev"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        cwd=home.path,
+    )
+    assert result.returncode == 5
+    [line] = result.stderr.splitlines()
+    assert line.startswith("aiostscreds: error: GetRoleCredentials for role Developer")
+    assert line.endswith(f"could not connect to the endpoint {endpoint}/federation/credentials")
+    assert "STS" not in line
 
 
 def test_sso_profile_works_with_export_and_exec(home: Home) -> None:

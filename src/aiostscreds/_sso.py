@@ -18,7 +18,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +42,10 @@ from ._errors import ConfigurationError, CredentialsError, RefreshError, SSOLogi
 from ._paths import check_path
 from ._policy import RefreshPolicy
 from ._source import Sealed, SourceInfo
-from ._sts import _classify, _credentials_from, load_timeout
+from ._sts import _classify, _credentials_from, load_timeout, report_issued
 from .caches._file import FileCache
 from .caches._shared import SharedCache
+from .instrumentation._hooks import Hook
 
 __all__ = [
     "TOKEN_DIRECTORY",
@@ -542,11 +543,9 @@ class SSORoleSource:
             account_id=config.account_id,
             now=self._clock(),
         )
-        log.info(
-            "got SSO credentials for %s until %s (GetRoleCredentials took %.0f ms)",
-            config.subject,
-            credentials.expiration.isoformat(),
-            (time.monotonic() - started) * 1000,
+        # To the hooks, as every source reports: the LoggingHook writes the INFO line.
+        report_issued(
+            self.info, "GetRoleCredentials", None, credentials, time.monotonic() - started
         )
         return credentials, Sealed(_cache_document(document.value, credentials))
 
@@ -593,6 +592,9 @@ class SSOProvider(CredentialsCache):
         refresh: The refresh policy of the role credentials.
         cache: A :class:`SharedCache` to share the role credentials through.
         clock: Returns epoch seconds; for tests.
+        hooks: Instrumentation hooks for this provider's events (kind ``"sso"``)
+            instead of the process-wide ones
+            (:func:`aiostscreds.instrumentation.set_hooks`).
     """
 
     def __init__(
@@ -609,6 +611,7 @@ class SSOProvider(CredentialsCache):
         refresh: RefreshPolicy = RefreshPolicy(),
         cache: SharedCache | None = None,
         clock: Callable[[], float] = time.time,
+        hooks: Iterable[Hook] | None = None,
     ) -> None:
         if profile is not None and (not isinstance(profile, str) or not profile):
             raise ConfigurationError("profile must be a non-empty str or None")
@@ -629,7 +632,7 @@ class SSOProvider(CredentialsCache):
             config, session, client_config=client_config, refresh=refresh, clock=clock
         )
         self._sso = source  # before the engine's __init__: repr() reads it
-        super().__init__(source, refresh=refresh, clock=clock, shared=cache)
+        super().__init__(source, refresh=refresh, clock=clock, shared=cache, hooks=hooks)
 
     get_credentials = CredentialsCache.get
 
