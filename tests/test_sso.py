@@ -7,6 +7,7 @@ code, as ``aws sso login`` writes it. Calls are counted at the fake.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -312,6 +313,42 @@ async def test_token_near_expiry_is_refreshed_once_and_written_back_as_botocore_
     async with profile_provider("dev", client_config=client_config) as chain:
         await chain.top.force_refresh()
     assert home.fake.token_calls == 1
+
+
+def open_descriptors_of(path: Path) -> int:
+    """How many of this process's file descriptors are open on ``path`` (Linux)."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            count += os.readlink(f"/proc/self/fd/{fd}") == str(path)
+    return count
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc")
+async def test_token_due_for_refresh_waits_for_the_lock_and_uses_the_token_refreshed_meanwhile(
+    home: Home, client_config: Any
+) -> None:
+    refresh_due(home)
+    key = sso_token_cache_key(session_name=SESSION, start_url=START_URL)
+    lock_path = home.token_dir / f"{key}.lock"
+    outcome: list[Credentials] = []
+
+    async def library() -> None:
+        outcome.append(await fetch("dev", client_config))
+
+    # Another process (the AWS CLI, or a second aiostscreds) is refreshing the token.
+    async with anyio.create_task_group() as group, FileCache(home.token_dir).locked(key):
+        group.start_soon(library)
+        with anyio.fail_after(60):
+            # Until the library waits on the lock (or skipped it): a condition on the
+            # process's open files, which no event can announce.
+            while open_descriptors_of(lock_path) < 2 and not home.fake.token_calls:  # noqa: ASYNC110
+                await anyio.sleep(0.01)
+        assert home.fake.token_calls == 0
+        home.fake.revoke_all()  # only the token written meanwhile is valid from now on
+        home.login()  # the other process writes its refreshed token, then unlocks
+    assert outcome and outcome[0].access_key_id in home.fake.issued_keys
+    assert (home.fake.token_calls, home.fake.role_calls) == (0, 1)
 
 
 async def test_token_outside_botocores_window_is_not_refreshed(
