@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -744,8 +745,14 @@ def test_expired_token_gives_one_line_and_the_sso_exit_status_listed_in_help(
     home: Home,
 ) -> None:
     home.login(lifetime=-60, refreshable=False)
-    for subcommand in ("credential-process", "export"):
-        result = run_command(home, subcommand, "--profile", "dev")
+    for subcommand in (
+        ["credential-process", "--profile", "dev"],
+        ["export", "--profile", "dev"],
+        ["exec", "--profile", "dev", "--", sys.executable, "-c", "print('ran')"],
+        ["exec", "dev", "--", sys.executable, "-c", "print('ran')"],
+        ["serve", "--profile", "dev"],
+    ):
+        result = run_command(home, *subcommand)
         assert result.returncode == 6
         assert result.stdout == ""
         lines = result.stderr.splitlines()
@@ -778,7 +785,7 @@ def test_unreachable_sso_portal_is_named_as_such_not_as_sts(home: Home) -> None:
     assert "STS" not in line
 
 
-def test_sso_profile_works_with_export_and_exec(home: Home) -> None:
+def test_sso_profile_works_with_export_exec_and_serve(home: Home) -> None:
     home.login()
     export = run_command(home, "export", "--format", "json", "--profile", "dev")
     assert export.returncode == 0, export.stderr
@@ -787,6 +794,34 @@ def test_sso_profile_works_with_export_and_exec(home: Home) -> None:
     executed = run_command(home, "exec", "--profile", "dev", "--", sys.executable, "-c", probe)
     assert executed.returncode == 0, executed.stderr
     assert home.fake.role_calls == 1  # export cached it; exec used that entry
+    with subprocess.Popen(
+        [*COMMAND, "serve", "--profile", "dev"],
+        env=home.environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        cwd=home.path,
+    ) as server:
+        assert server.stdout is not None
+        served = dict(
+            server.stdout.readline().removeprefix("export ").strip().split("=", 1) for _ in range(2)
+        )
+        through = run_command(home, "exec", "--env", "--profile", "dev", "--", "true")
+        boto3 = subprocess.run(
+            [sys.executable, "-c", probe],
+            env={**home.environment(), **served},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=home.path,
+        )
+        server.send_signal(signal.SIGINT)
+        _, stderr = server.communicate(timeout=60)
+    assert boto3.returncode == 0, boto3.stderr
+    assert through.returncode == 0, through.stderr
+    assert (server.returncode, stderr) == (0, "")  # serve's clean stop
+    assert home.fake.role_calls == 1  # serve, too, answered from the entry export cached
 
 
 def test_credential_process_answers_an_sso_profile_from_the_cli_cache_without_aiobotocore(
