@@ -593,6 +593,28 @@ def test_sso_provider_arguments_are_checked_at_construction(
         SSOProvider(AioSession(), **arguments)
 
 
+@pytest.mark.parametrize("platform", ["no-getuid", "windows"])
+def test_platform_without_posix_ownership_refuses_sso_at_construction(
+    monkeypatch: pytest.MonkeyPatch, platform: str
+) -> None:
+    from aiobotocore.session import AioSession
+
+    from aiostscreds import _sso
+
+    if platform == "no-getuid":
+        monkeypatch.delattr(_sso.os, "getuid")
+    else:
+        monkeypatch.setattr(_sso.os, "name", "nt")
+    with pytest.raises(ConfigurationError, match="POSIX file ownership"):
+        SSOProvider(
+            AioSession(),
+            start_url=START_URL,
+            sso_region="us-east-1",
+            account_id=ACCOUNT_ID,
+            role_name=ROLE_NAME,
+        )
+
+
 # Shared with botocore and the AWS CLI ------------------------------------------------
 
 

@@ -479,6 +479,13 @@ class SSORoleSource:
             raise ConfigurationError("client_config must be an AioConfig")
         if not callable(clock):
             raise ConfigurationError("clock must be callable, returning epoch seconds")
+        if os.name == "nt" or not hasattr(os, "getuid"):
+            # Else every token file would be reported as unusable: "run aws sso login".
+            raise ConfigurationError(
+                "IAM Identity Center (SSO) profiles need POSIX file ownership and modes to "
+                f"trust the token file in {TOKEN_DIRECTORY}, which this platform "
+                f"(os.name={os.name!r}) lacks"
+            )
         self.config = config
         directory = check_path(token_directory or TOKEN_DIRECTORY, parameter="token_directory")
         self._tokens = _Tokens(
