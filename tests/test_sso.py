@@ -7,10 +7,13 @@ code, as ``aws sso login`` writes it. Calls are counted at the fake.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import shlex
+import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -37,9 +40,11 @@ from aiostscreds import (
 from aiostscreds._cache_format import sso_role_cache_key, sso_token_cache_key
 from aiostscreds._source import SourceInfo
 from aiostscreds.caches import RedisCache
+from aiostscreds.instrumentation import CredentialsIssued, LoggingHook
 from tests.cli_env import COMMAND
 
 from . import sso_fake
+from .fakes import Recorder
 from .redis_server import RedisServer
 from .sso_fake import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, ROLE_NAME, SSOFake
 
@@ -311,6 +316,42 @@ async def test_token_near_expiry_is_refreshed_once_and_written_back_as_botocore_
     assert home.fake.token_calls == 1
 
 
+def open_descriptors_of(path: Path) -> int:
+    """How many of this process's file descriptors are open on ``path`` (Linux)."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            count += os.readlink(f"/proc/self/fd/{fd}") == str(path)
+    return count
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc")
+async def test_token_due_for_refresh_waits_for_the_lock_and_uses_the_token_refreshed_meanwhile(
+    home: Home, client_config: Any
+) -> None:
+    refresh_due(home)
+    key = sso_token_cache_key(session_name=SESSION, start_url=START_URL)
+    lock_path = home.token_dir / f"{key}.lock"
+    outcome: list[Credentials] = []
+
+    async def library() -> None:
+        outcome.append(await fetch("dev", client_config))
+
+    # Another process (the AWS CLI, or a second aiostscreds) is refreshing the token.
+    async with anyio.create_task_group() as group, FileCache(home.token_dir).locked(key):
+        group.start_soon(library)
+        with anyio.fail_after(60):
+            # Until the library waits on the lock (or skipped it): a condition on the
+            # process's open files, which no event can announce.
+            while open_descriptors_of(lock_path) < 2 and not home.fake.token_calls:  # noqa: ASYNC110
+                await anyio.sleep(0.01)
+        assert home.fake.token_calls == 0
+        home.fake.revoke_all()  # only the token written meanwhile is valid from now on
+        home.login()  # the other process writes its refreshed token, then unlocks
+    assert outcome and outcome[0].access_key_id in home.fake.issued_keys
+    assert (home.fake.token_calls, home.fake.role_calls) == (0, 1)
+
+
 async def test_token_outside_botocores_window_is_not_refreshed(
     home: Home, client_config: Any
 ) -> None:
@@ -474,14 +515,54 @@ async def test_two_hosts_share_one_get_role_credentials_through_redis(
         "encryption_keys": [bytes(range(32))],
         "namespace": f"sso{os.urandom(4).hex()}",
     }
-    host_one, host_two = RedisCache(redis_server.url, **options), RedisCache(
-        redis_server.url, **options
+    host_one, host_two = (
+        RedisCache(redis_server.url, **options),
+        RedisCache(redis_server.url, **options),
     )
     async with host_one, host_two:
         first = await fetch("dev", client_config, cache=host_one)
         second = await fetch("dev", client_config, cache=host_two)
     assert second.access_key_id == first.access_key_id
     assert home.fake.role_calls == 1
+
+
+async def test_sso_refresh_reports_kind_sso_events_to_the_providers_hooks(
+    home: Home, client_config: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from aiobotocore.session import AioSession
+
+    refresh_due(home)
+    recorder = Recorder()
+    provider = SSOProvider(
+        AioSession(),
+        start_url=START_URL,
+        sso_region="us-east-1",
+        account_id=ACCOUNT_ID,
+        role_name=ROLE_NAME,
+        sso_session=SESSION,
+        profile="dev",
+        client_config=client_config,
+        cache=FileCache(home.cli_cache),
+        hooks=[recorder, LoggingHook()],
+    )
+    with caplog.at_level("INFO", logger="aiostscreds"):
+        async with provider:
+            await provider.get()
+    kinds = {type(event).__name__: event.kind for event in recorder.events}  # type: ignore[attr-defined]
+    assert set(kinds.values()) == {"sso"}
+    assert {"RefreshStarted", "SharedCacheAccessed", "RefreshFinished"} <= set(kinds)
+    [issued] = recorder.of(CredentialsIssued)
+    assert (issued.operation, issued.role_arn, issued.session_name) == (
+        "GetRoleCredentials",
+        None,
+        None,
+    )
+    assert "got credentials for the IAM Identity Center role until" in caplog.text
+    assert (home.fake.token_calls, home.fake.role_calls) == (1, 1)
+    token = home.token()
+    secrets = [token["accessToken"], token["refreshToken"], CLIENT_SECRET]
+    texts = [caplog.text, *(repr(event) for event in recorder.events)]
+    assert not [secret for secret in secrets for text in texts if secret in text]
 
 
 @pytest.mark.parametrize(
@@ -510,6 +591,28 @@ def test_sso_provider_arguments_are_checked_at_construction(
     }
     with pytest.raises(ConfigurationError, match=words):
         SSOProvider(AioSession(), **arguments)
+
+
+@pytest.mark.parametrize("platform", ["no-getuid", "windows"])
+def test_platform_without_posix_ownership_refuses_sso_at_construction(
+    monkeypatch: pytest.MonkeyPatch, platform: str
+) -> None:
+    from aiobotocore.session import AioSession
+
+    from aiostscreds import _sso
+
+    if platform == "no-getuid":
+        monkeypatch.delattr(_sso.os, "getuid")
+    else:
+        monkeypatch.setattr(_sso.os, "name", "nt")
+    with pytest.raises(ConfigurationError, match="POSIX file ownership"):
+        SSOProvider(
+            AioSession(),
+            start_url=START_URL,
+            sso_region="us-east-1",
+            account_id=ACCOUNT_ID,
+            role_name=ROLE_NAME,
+        )
 
 
 async def test_sso_provider_takes_hooks_of_its_own_like_the_other_providers(
@@ -698,8 +801,14 @@ def test_expired_token_gives_one_line_and_the_sso_exit_status_listed_in_help(
     home: Home,
 ) -> None:
     home.login(lifetime=-60, refreshable=False)
-    for subcommand in ("credential-process", "export"):
-        result = run_command(home, subcommand, "--profile", "dev")
+    for subcommand in (
+        ["credential-process", "--profile", "dev"],
+        ["export", "--profile", "dev"],
+        ["exec", "--profile", "dev", "--", sys.executable, "-c", "print('ran')"],
+        ["exec", "dev", "--", sys.executable, "-c", "print('ran')"],
+        ["serve", "--profile", "dev"],
+    ):
+        result = run_command(home, *subcommand)
         assert result.returncode == 6
         assert result.stdout == ""
         lines = result.stderr.splitlines()
@@ -710,7 +819,29 @@ def test_expired_token_gives_one_line_and_the_sso_exit_status_listed_in_help(
     assert "6    IAM Identity Center (SSO): sign-in needed" in run_command(home, "--help").stdout
 
 
-def test_sso_profile_works_with_export_and_exec(home: Home) -> None:
+def test_unreachable_sso_portal_is_named_as_such_not_as_sts(home: Home) -> None:
+    home.login()
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    env = {**home.environment(), "AWS_ENDPOINT_URL_SSO": endpoint}
+    result = subprocess.run(
+        [*COMMAND, "credential-process", "--profile", "dev"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        cwd=home.path,
+    )
+    assert result.returncode == 5
+    [line] = result.stderr.splitlines()
+    assert line.startswith("aiostscreds: error: GetRoleCredentials for role Developer")
+    assert line.endswith(f"could not connect to the endpoint {endpoint}/federation/credentials")
+    assert "STS" not in line
+
+
+def test_sso_profile_works_with_export_exec_and_serve(home: Home) -> None:
     home.login()
     export = run_command(home, "export", "--format", "json", "--profile", "dev")
     assert export.returncode == 0, export.stderr
@@ -719,6 +850,34 @@ def test_sso_profile_works_with_export_and_exec(home: Home) -> None:
     executed = run_command(home, "exec", "--profile", "dev", "--", sys.executable, "-c", probe)
     assert executed.returncode == 0, executed.stderr
     assert home.fake.role_calls == 1  # export cached it; exec used that entry
+    with subprocess.Popen(
+        [*COMMAND, "serve", "--profile", "dev"],
+        env=home.environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        cwd=home.path,
+    ) as server:
+        assert server.stdout is not None
+        served = dict(
+            server.stdout.readline().removeprefix("export ").strip().split("=", 1) for _ in range(2)
+        )
+        through = run_command(home, "exec", "--env", "--profile", "dev", "--", "true")
+        boto3 = subprocess.run(
+            [sys.executable, "-c", probe],
+            env={**home.environment(), **served},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=home.path,
+        )
+        server.send_signal(signal.SIGINT)
+        _, stderr = server.communicate(timeout=60)
+    assert boto3.returncode == 0, boto3.stderr
+    assert through.returncode == 0, through.stderr
+    assert (server.returncode, stderr) == (0, "")  # serve's clean stop
+    assert home.fake.role_calls == 1  # serve, too, answered from the entry export cached
 
 
 def test_credential_process_answers_an_sso_profile_from_the_cli_cache_without_aiobotocore(

@@ -48,7 +48,7 @@ from ._errors import ConfigurationError, CredentialsError, RefreshError, SSOLogi
 from ._paths import check_path
 from ._policy import RefreshPolicy
 from ._source import Sealed, SourceInfo
-from ._sts import classify_error, credentials_from, load_timeout
+from ._sts import classify_error, credentials_from, load_timeout, report_issued
 from .caches._file import FileCache
 from .caches._shared import SharedCache
 from .instrumentation._hooks import Hook
@@ -487,6 +487,13 @@ class SSORoleSource:
             raise ConfigurationError("client_config must be an AioConfig")
         if not callable(clock):
             raise ConfigurationError("clock must be callable, returning epoch seconds")
+        if os.name == "nt" or not hasattr(os, "getuid"):
+            # Else every token file would be reported as unusable: "run aws sso login".
+            raise ConfigurationError(
+                "IAM Identity Center (SSO) profiles need POSIX file ownership and modes to "
+                f"trust the token file in {TOKEN_DIRECTORY}, which this platform "
+                f"(os.name={os.name!r}) lacks"
+            )
         self.config = config
         directory = check_path(token_directory or TOKEN_DIRECTORY, parameter="token_directory")
         self._tokens = _Tokens(
@@ -551,11 +558,9 @@ class SSORoleSource:
             account_id=config.account_id,
             now=self._clock(),
         )
-        log.info(
-            "got SSO credentials for %s until %s (GetRoleCredentials took %.0f ms)",
-            config.subject,
-            credentials.expiration.isoformat(),
-            (time.monotonic() - started) * 1000,
+        # To the hooks, as every source reports: the LoggingHook writes the INFO line.
+        report_issued(
+            self.info, "GetRoleCredentials", None, credentials, time.monotonic() - started
         )
         return credentials, Sealed(_cache_document(document.value, credentials))
 
@@ -602,8 +607,9 @@ class SSOProvider(CredentialsCache):
         refresh: The refresh policy of the role credentials.
         cache: A :class:`SharedCache` to share the role credentials through.
         clock: Returns epoch seconds; for tests.
-        hooks: Instrumentation hooks for this provider's events, instead of
-            the process-wide ones; ``[]`` for none.
+        hooks: Instrumentation hooks for this provider's events (kind ``"sso"``)
+            instead of the process-wide ones
+            (:func:`aiostscreds.instrumentation.set_hooks`).
     """
 
     def __init__(

@@ -353,12 +353,17 @@ def _message(error: BaseException) -> str:
         text = text.replace(library, command)
     endpoint = _unreachable_endpoint(error)
     if endpoint is not None:
-        text += f": could not connect to the STS endpoint {endpoint}"
+        text += f": could not connect to the endpoint {endpoint}"
     return text
 
 
 def _unreachable_endpoint(error: BaseException) -> str | None:
-    """The URL botocore could not connect to, if that is what caused ``error``."""
+    """The URL botocore could not connect to (without its query), if that caused ``error``.
+
+    STS's, or the SSO portal's or SSO-OIDC's: the line already names the operation.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
     from botocore.exceptions import EndpointConnectionError
 
     seen: set[int] = set()
@@ -367,7 +372,9 @@ def _unreachable_endpoint(error: BaseException) -> str | None:
         seen.add(id(cause))
         if isinstance(cause, EndpointConnectionError):
             url = cause.kwargs.get("endpoint_url")
-            return url if isinstance(url, str) else None
+            if not isinstance(url, str):
+                return None
+            return urlunsplit(urlsplit(url)._replace(query="", fragment=""))
         cause = cause.__cause__ or cause.__context__
     return None
 

@@ -110,7 +110,7 @@ class LoggingHook:
         else:
             self.logger.info(
                 "got credentials for %s until %s (%s took %.0f ms)",
-                event.role_arn or event.kind,
+                event.role_arn or _SUBJECTS.get(event.kind, event.kind),
                 until,
                 event.operation,
                 took,
