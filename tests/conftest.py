@@ -29,6 +29,19 @@ os.environ.update(
     }
 )
 
+# One botocore data loader per data path in this process, shared by every session. A
+# session's loader parses botocore's JSON data (endpoints, partitions, the STS model...)
+# the first time a client needs it: about 90 ms of CPU for each fresh session's first
+# client, and the tests make a fresh session in nearly every test. The data are read-only,
+# and every client of one session already shares its loader's parsed copy, so sharing it
+# across sessions changes nothing but the time. Processes the tests start load their own.
+import functools  # noqa: E402
+
+import botocore.loaders  # noqa: E402
+import botocore.session  # noqa: E402
+
+botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)  # type: ignore[attr-defined]
+
 # Hypothesis in CI (CI=true, as .ci/run sets): derandomized, so every example comes from
 # a seed fixed by the test itself and a red run replays with the same command, on any
 # machine; no example database to carry between runs. pytest's header names the profile.
