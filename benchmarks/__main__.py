@@ -52,6 +52,7 @@ class Settings:
         warm_up: Whether each storm first runs every contender once, unrecorded.
         fleet_sizes: The K of the fleet scenario (processes refreshing together).
         fleet_samples: Samples of the Redis hit latency.
+        fleet_refreshes: Refreshes the fleet makes together, per cache and K.
         cli_runs: Warm ``credential-process`` runs (each of the command and the floor).
         cli_clients: The numbers of concurrent clients ``serve`` is loaded with.
         cli_seconds: Seconds of load per ``serve`` round.
@@ -75,6 +76,7 @@ class Settings:
     warm_up: bool = True
     fleet_sizes: tuple[int, ...] = (1, 4, 16)
     fleet_samples: int = 2000
+    fleet_refreshes: int = 3
     hooks_waiters: int = 10_000
     hooks_repeats: int = 9
     cli_runs: int = 21
@@ -379,7 +381,10 @@ def measure(settings: Settings, endpoint: str, *, command: str) -> dict[str, Any
     )
     progress(f"fleet: STS calls per refresh, K = {settings.fleet_sizes}; Redis hit latency")
     results["fleet"] = fleet.measure_fleet(
-        endpoint, sizes=settings.fleet_sizes, samples=settings.fleet_samples
+        endpoint,
+        sizes=settings.fleet_sizes,
+        samples=settings.fleet_samples,
+        refreshes=settings.fleet_refreshes,
     )
     results["meta"]["duration_s"] = round(time.perf_counter() - started, 1)
     results["meta"]["machine"]["load_average_at_end"] = list(os.getloadavg())

@@ -29,6 +29,19 @@ os.environ.update(
     }
 )
 
+# One botocore data loader per data path in this process, shared by every session. A
+# session's loader parses botocore's JSON data (endpoints, partitions, the STS model...)
+# the first time a client needs it: about 90 ms of CPU for each fresh session's first
+# client, and the tests make a fresh session in nearly every test. The data are read-only,
+# and every client of one session already shares its loader's parsed copy, so sharing it
+# across sessions changes nothing but the time. Processes the tests start load their own.
+import functools  # noqa: E402
+
+import botocore.loaders  # noqa: E402
+import botocore.session  # noqa: E402
+
+botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)  # type: ignore[attr-defined]
+
 # Hypothesis in CI (CI=true, as .ci/run sets): derandomized, so every example comes from
 # a seed fixed by the test itself and a red run replays with the same command, on any
 # machine; no example database to carry between runs. pytest's header names the profile.
@@ -40,6 +53,18 @@ _hypothesis_settings.register_profile(
 _HYPOTHESIS_PROFILE = "ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes") else None
 if _HYPOTHESIS_PROFILE:
     _hypothesis_settings.load_profile(_HYPOTHESIS_PROFILE)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker per core, and one more.
+
+    Some tests wait on purpose (a stalled STS past a read timeout, a fleet's cool-down,
+    processes starting): the extra worker runs tests on the core a waiting one leaves
+    idle. On 2 cores, 3 workers took the suite from 4 min 21 s to 3 min 55 s wall.
+    """
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) + 1
+    return (os.cpu_count() or 1) + 1
 
 
 def pytest_report_header() -> str:

@@ -251,6 +251,7 @@ def test_a_tiny_run_measures_everything_and_writes_the_report(
         warm_up=False,
         fleet_sizes=(2,),
         fleet_samples=5,
+        fleet_refreshes=1,
         hooks_waiters=WAITERS,
         hooks_repeats=2,
         cli_runs=1,

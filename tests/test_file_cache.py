@@ -10,7 +10,6 @@ import multiprocessing
 import os
 import stat
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,11 @@ import pytest
 from botocore.credentials import AssumeRoleCredentialFetcher
 from botocore.utils import JSONFileCache
 
-from aiostscreds import AssumeRoleProvider, FileCache, session_from_profile
+from aiostscreds import AssumeRoleProvider, FileCache
 
 from .conftest import MFA_SERIAL, ROLE_ARN
 from .moto_recorder import recording
+from .spawned import file_cache_peer
 
 pytestmark = pytest.mark.anyio
 
@@ -341,36 +341,6 @@ aws_secret_access_key = multi-process-secret
 """
 
 
-def _process_main(
-    environment: dict[str, str],
-    cache_dir: str,
-    prompt_log: str,
-    ready: Any,
-    go: Any,
-    result_queue: Any,
-) -> None:
-    """One process: report ready, wait for the common start, sign one request via the profile."""
-    # Importing this module ran conftest's isolation again: point at the test's files.
-    os.environ.update(environment)
-
-    def prompt(serial_number: str) -> str:
-        with open(prompt_log, "a") as log_file:  # one line per MFA prompt, across processes
-            log_file.write(f"{os.getpid()}\n")
-        time.sleep(0.2)  # a human takes a moment: the others pile up on the lock
-        return "135246"
-
-    async def run() -> str:
-        session = session_from_profile("role", token_provider=prompt, cache=FileCache(cache_dir))
-        async with session.create_client("sts") as sts:
-            identity = await sts.get_caller_identity()
-        return str(identity["Arn"])
-
-    ready.put(os.getpid())
-    if not go.wait(timeout=120):
-        raise RuntimeError("the test never started the processes")
-    result_queue.put(anyio.run(run))
-
-
 def test_eight_processes_make_one_assume_role_call_and_one_prompt(
     tmp_path: Path, moto_endpoint: str
 ) -> None:
@@ -390,7 +360,7 @@ def test_eight_processes_make_one_assume_role_call_and_one_prompt(
     with recording(moto_endpoint) as server:
         processes = [
             context.Process(
-                target=_process_main,
+                target=file_cache_peer,
                 args=(environment, str(tmp_path / "cache"), str(prompt_log), ready, go, results),
             )
             for _ in range(8)

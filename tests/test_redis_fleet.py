@@ -24,14 +24,14 @@ import anyio.to_thread
 import coredis
 import pytest
 
-from aiostscreds import AssumeRoleProvider, RedisCache, install
+from aiostscreds import AssumeRoleProvider, RedisCache
 from aiostscreds._cache_format import cache_key
 
 from .conftest import MFA_SERIAL, ROLE_ARN
 from .moto_recorder import recording
 from .redis_server import RedisServer
+from .spawned import KEY, fleet_host, lock_holder
 
-KEY = bytes(range(32))
 LIFETIME = 900  # the default AssumeRole duration
 SPAWN = multiprocessing.get_context("spawn")
 
@@ -48,65 +48,6 @@ def shifted_time() -> Iterator[Any]:
         yield offset
     finally:
         sts_models.utcnow = real_utcnow  # type: ignore[attr-defined]
-
-
-class _CountWarnings(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.count += 1
-
-
-def _host_main(
-    backend: str,
-    environment: dict[str, str],
-    redis_url: str,
-    namespace: str,
-    offset: Any,
-    go: list[Any],
-    results: Any,
-) -> None:
-    """One host: enter a RedisCache, install a provider, sign once per cycle when told."""
-    os.environ.update(environment)  # importing this module re-ran conftest's isolation
-    from aiobotocore.config import AioConfig
-    from aiobotocore.session import AioSession
-
-    warnings = _CountWarnings()
-    logging.getLogger("aiostscreds").addHandler(warnings)
-    if backend == "trio":
-        from aiobotocore.httpxsession import HttpxSession
-
-        config = AioConfig(http_session_cls=HttpxSession)
-    else:
-        config = AioConfig()
-
-    async def run() -> None:
-        cache = RedisCache(
-            redis_url,
-            encryption_keys=[KEY],
-            namespace=namespace,
-            lock_timeout=dt.timedelta(seconds=10),
-            operation_timeout=dt.timedelta(seconds=0.5),
-        )
-        async with cache:
-            provider = AssumeRoleProvider.from_session(
-                AioSession(),
-                ROLE_ARN,
-                client_config=config,
-                cache=cache,
-                clock=lambda: time.time() + offset.value,
-            )
-            session = install(AioSession(), provider)
-            results.put(("ready", os.getpid()))
-            for cycle, event in enumerate(go):
-                await anyio.to_thread.run_sync(event.wait)
-                async with session.create_client("sts", config=config) as sts:
-                    identity = await sts.get_caller_identity()
-                results.put((cycle, str(identity["Arn"]), warnings.count))
-
-    anyio.run(run, backend=backend)
 
 
 class Fleet:
@@ -127,10 +68,11 @@ class Fleet:
         namespace = f"fleet{os.urandom(4).hex()}"
         self.processes = [
             SPAWN.Process(
-                target=_host_main,
+                target=fleet_host,
                 args=(
                     backend,
                     self.environment,
+                    ROLE_ARN,
                     redis.url,
                     namespace,
                     offset,
@@ -262,35 +204,6 @@ def _issued_credentials() -> list[tuple[str, str, str]]:
     return issued
 
 
-def _holder_main(
-    environment: dict[str, str], redis_url: str, namespace: str, prompted: str
-) -> None:
-    """A host that takes the lock, then dies while its human is typing the MFA code."""
-    os.environ.update(environment)
-    from aiobotocore.session import AioSession
-
-    def prompt(serial_number: str) -> str:
-        Path(prompted).write_text("prompting")
-        time.sleep(3600)  # SIGKILLed here
-        return "000000"
-
-    async def run() -> None:
-        async with RedisCache(
-            redis_url,
-            encryption_keys=[KEY],
-            namespace=namespace,
-            lock_timeout=dt.timedelta(seconds=2),
-            operation_timeout=dt.timedelta(seconds=0.5),
-            allow_mfa=True,
-        ) as cache:
-            provider = AssumeRoleProvider.from_session(
-                AioSession(), ROLE_ARN, serial_number=MFA_SERIAL, token_provider=prompt, cache=cache
-            )
-            await provider.get_credentials()
-
-    anyio.run(run)
-
-
 @pytest.mark.anyio
 async def test_a_holder_killed_mid_refresh_costs_no_second_call_and_no_second_prompt(
     moto_endpoint: str,
@@ -304,7 +217,7 @@ async def test_a_holder_killed_mid_refresh_costs_no_second_call_and_no_second_pr
     lock_key = f"{namespace}:lock:" + cache_key({"RoleArn": ROLE_ARN, "SerialNumber": MFA_SERIAL})
     prompted = tmp_path / "prompted"
     holder = SPAWN.Process(
-        target=_holder_main,
+        target=lock_holder,
         args=(
             {
                 "AWS_ENDPOINT_URL_STS": moto_endpoint,
@@ -312,6 +225,8 @@ async def test_a_holder_killed_mid_refresh_costs_no_second_call_and_no_second_pr
                 "AWS_SECRET_ACCESS_KEY": "test-source-secret-key",
                 "AWS_DEFAULT_REGION": "us-east-1",
             },
+            ROLE_ARN,
+            MFA_SERIAL,
             redis_server.url,
             namespace,
             str(prompted),
