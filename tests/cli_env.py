@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.conftest import MFA_SERIAL, ROLE_ARN
@@ -232,3 +235,30 @@ class TerminalSession:
             self.process.communicate()
         os.close(self.master)
         os.close(self.slave)
+
+
+@contextlib.contextmanager
+def started_serve(
+    home: Path, moto_endpoint: str, *flags: str
+) -> Iterator[tuple[dict[str, str], subprocess.Popen[str]]]:
+    """``aiostscreds serve --profile role`` running, the variables it printed, and its process."""
+    process = subprocess.Popen(
+        [*COMMAND, "serve", "--profile", "role", *flags],
+        env=command_env(home, moto_endpoint),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        env = {}
+        for _ in range(2):
+            line = process.stdout.readline()
+            assert line.startswith("export "), process.stderr.read()  # type: ignore[union-attr]
+            name, value = line[len("export ") :].strip().split("=", 1)
+            env[name] = value
+        yield env, process
+    finally:
+        process.kill()
+        process.wait()

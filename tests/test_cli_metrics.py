@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.cli_env import COMMAND, command_env, write_config
+from tests.cli_env import started_serve, write_config
 from tests.conftest import ROLE_ARN
 
 pytestmark = pytest.mark.anyio
@@ -24,28 +23,10 @@ def anyio_backend() -> str:
 
 
 def serve(home: Path, moto_endpoint: str, *flags: str) -> Iterator[dict[str, str]]:
-    process = subprocess.Popen(
-        [*COMMAND, "serve", "--profile", "role", *flags],
-        env=command_env(home, moto_endpoint),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        env = {}
-        for _ in range(2):
-            line = process.stdout.readline()
-            assert line.startswith("export "), process.stderr.read()  # type: ignore[union-attr]
-            name, value = line[len("export ") :].strip().split("=", 1)
-            env[name] = value
+    with started_serve(home, moto_endpoint, *flags) as (env, process):
         yield env
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
-    finally:
-        process.kill()
-        process.wait()
 
 
 @pytest.fixture

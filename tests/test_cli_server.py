@@ -16,7 +16,7 @@ import pytest
 
 from aiostscreds.cli._profile import open_profile
 from aiostscreds.cli._server import credential_server
-from tests.cli_env import COMMAND, ROLE_IDENTITY, command_env, write_config
+from tests.cli_env import COMMAND, ROLE_IDENTITY, command_env, started_serve, write_config
 from tests.conftest import MFA_SERIAL
 from tests.moto_recorder import recording
 
@@ -37,26 +37,8 @@ def home(tmp_path: Path) -> Path:
 @pytest.fixture
 def served(home: Path, moto_endpoint: str) -> Iterator[tuple[dict[str, str], subprocess.Popen[str]]]:
     """``aiostscreds serve --profile role`` running, and the variables it printed."""
-    process = subprocess.Popen(
-        [*COMMAND, "serve", "--profile", "role"],
-        env=command_env(home, moto_endpoint),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        env = {}
-        for _ in range(2):
-            line = process.stdout.readline()
-            assert line.startswith("export "), process.stderr.read()  # type: ignore[union-attr]
-            name, value = line[len("export ") :].strip().split("=", 1)
-            env[name] = value
-        yield env, process
-    finally:
-        process.kill()
-        process.wait()
+    with started_serve(home, moto_endpoint) as running:
+        yield running
 
 
 async def _get(url: str, headers: dict[str, str]) -> tuple[int, bytes]:
