@@ -177,6 +177,17 @@ async def test_a_storm_makes_one_refresh_event_pair_that_counts_every_caller(
     observed.assert_no_secret(*secrets_of(cache.credentials))
 
 
+async def test_fresh_credentials_are_served_without_a_single_event(observed: Observed) -> None:
+    clock, source, cache = make_cache(fresh())
+    await cache.get()
+    after_refresh = len(observed.recorder.events)
+    for _ in range(1_000):
+        await cache.get()
+        cache.current()
+    assert source.calls == 1
+    assert len(observed.recorder.events) == after_refresh  # the hot path emits nothing
+
+
 async def test_with_every_hook_on_a_ten_thousand_waiter_storm_makes_one_event_pair(
     backend_name: str,
 ) -> None:
